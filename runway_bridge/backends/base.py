@@ -1,0 +1,84 @@
+"""The one interface every backend implements, and the factory that picks one by name."""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import BadInput, Conflict
+
+__all__ = ["Backend", "BackendState", "create", "KINDS"]
+
+
+class BackendState(enum.Enum):
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    FAILED = "FAILED"
+
+
+_LEGAL = {
+    BackendState.STOPPED: {BackendState.STARTING},
+    BackendState.STARTING: {BackendState.RUNNING, BackendState.FAILED, BackendState.STOPPED},
+    BackendState.RUNNING: {BackendState.STOPPED, BackendState.FAILED, BackendState.STARTING},
+    BackendState.FAILED: {BackendState.STARTING, BackendState.STOPPED},
+}
+
+
+class Backend(abc.ABC):
+    """Runs one model's setup and commands somewhere: a thread, a process, a container, a host.
+
+    `call` takes wire inputs (JSON values; images as data URIs, base64, `Blob`s or arrays) and
+    returns wire outputs with images as `Blob`s when `binary`, data URIs otherwise. It fills
+    `timings` with ``decode``, ``model`` and ``encode`` milliseconds when it can.
+    """
+
+    kind = "abstract"
+    gpu = False
+
+    def __init__(self, model_dir: Path, card: dict | None = None):
+        self.model_dir = Path(model_dir)
+        self.card = card or {}
+        self.state = BackendState.STOPPED
+
+    def _transition(self, new: BackendState) -> None:
+        if new is not self.state and new not in _LEGAL[self.state]:
+            raise Conflict(f"{self.kind} backend cannot go from {self.state.value} to {new.value}")
+        self.state = new
+
+    @abc.abstractmethod
+    async def start(self, options: dict) -> None:
+        """Load the model (run its setup with `options`); raise `SetupError` on failure."""
+
+    @abc.abstractmethod
+    async def call(self, command: str, inputs: dict, *, binary: bool = False, formats: dict | None = None,
+                   timings: dict | None = None, on_partial: Callable[[dict, int], None] | None = None) -> dict:
+        """Run one command to its end and return its outputs."""
+
+    async def manifest(self) -> dict:
+        """The model's options and commands, as `Model.manifest` gives them."""
+        raise NotImplementedError
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Unload the model and free what it holds."""
+
+
+KINDS = ("local", "process", "docker", "remote")
+
+
+def create(kind: str, model_dir: Path, card: dict | None = None, **kwargs) -> Backend:
+    """The backend named `kind` for the adapter in `model_dir`."""
+    if kind == "local":
+        from .local import LocalBackend as cls
+    elif kind == "process":
+        from .process import ProcessBackend as cls
+    elif kind == "docker":
+        from .docker import DockerBackend as cls
+    elif kind == "remote":
+        from .remote import RemoteBackend as cls
+    else:
+        raise BadInput(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
+    return cls(model_dir, card, **kwargs)

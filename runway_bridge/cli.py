@@ -1,0 +1,245 @@
+"""``runway-bridge``: serve the daemon, run one model, list and inspect the catalogue.
+
+Only this module and `sdk.run` read the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+
+DESCRIPTION = "Put machine-learning models into live creative work (Runway-compatible)."
+
+
+def _config(args) -> Config:  # noqa: F821
+    from .config import Config
+
+    data = Config.from_file(args.config) if getattr(args, "config", None) else {}
+    cfg = Config(**data)
+    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
+                 "queue_size", "file_root", "remote_token"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(cfg, name, value)
+    cfg.token = args.token or os.environ.get("RUNWAY_BRIDGE_TOKEN") or cfg.token
+    cfg.remote_token = cfg.remote_token or os.environ.get("RUNWAY_BRIDGE_REMOTE_TOKEN")
+    cfg.models = list(args.model or cfg.models)
+    cfg.adapters = [Path(a) for a in (cfg.adapters + (args.adapters or []))]
+    cfg.osc_targets += args.osc_target or []
+    cfg.sources += args.source or []
+    cfg.remotes += args.remote or []
+    if args.no_osc:
+        cfg.osc_port = None
+    for spec in args.option or []:
+        model_id, _, rest = spec.partition(":")
+        key, _, value = rest.partition("=")
+        if not key or not _:
+            sys.exit(f"--option takes MODEL:NAME=VALUE, got {spec!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            parsed = value
+        cfg.model_options.setdefault(model_id, {})[key] = parsed
+    for spec in args.backend or []:
+        model_id, _, kind = spec.partition("=")
+        cfg.backends[model_id] = kind
+    cfg.debug = args.debug or cfg.debug
+    return cfg
+
+
+def cmd_serve(args) -> None:
+    from .catalog import Catalog
+    from .daemon import Bridge, create_app
+    from .server import require_token_for, serve
+
+    cfg = _config(args)
+    require_token_for(cfg.host, cfg.token)
+    logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, format="%(message)s")
+    catalog = Catalog(cfg.adapter_dirs())
+    for model_id in cfg.models:
+        catalog.get(model_id)  # fail now, with the list of known ids, not after binding
+    bridge = Bridge(cfg, catalog)
+    app = create_app(cfg, bridge)
+
+    async def after_bind(port: int):
+        print(f"runway-bridge {__version__}: {len(catalog)} models in the catalogue")
+        print(f"  HTTP, WebSocket, Socket.IO  http://{cfg.host}:{port}   (console: open it in a browser)")
+        if cfg.osc_port is not None:
+            print(f"  OSC in                      udp://{cfg.host}:{cfg.osc_port}   replies to port {cfg.osc_reply_port}")
+        for target in cfg.osc_targets:
+            print(f"  OSC out                     {target}")
+        for model_id in cfg.models:
+            print(f"  loading {model_id}...")
+        print("Press Ctrl+C to stop.", flush=True)
+
+    serve(app, cfg.host, cfg.port, after_bind)
+
+
+def cmd_run(args) -> None:
+    from .compat import enable
+    from .model import load_model
+    from .server import serve_model
+
+    enable()
+    model = load_model(args.path)
+    options = json.loads(os.environ.get("RW_MODEL_OPTIONS") or "{}")
+    if os.environ.get("RW_META", "").lower() in ("1", "true"):
+        print(json.dumps(model.manifest()))
+        return
+    serve_model(model, host=args.host or os.environ.get("RW_HOST", "127.0.0.1"),
+                port=args.port or int(os.environ.get("RW_PORT", 9000)), options=options,
+                debug=args.debug or os.environ.get("RW_DEBUG", "").lower() in ("1", "true"),
+                token=args.token or os.environ.get("RW_TOKEN") or os.environ.get("RUNWAY_BRIDGE_TOKEN"),
+                gpu=os.environ.get("GPU", "").lower() in ("1", "true"), name=Path(args.path).stem)
+
+
+def _catalog(args):
+    from .catalog import Catalog
+    from .config import Config
+
+    return Catalog(Config(adapters=[Path(a) for a in args.adapters or []]).adapter_dirs())
+
+
+def _table(rows: list[list[str]], head: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [head, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _status(args) -> dict:
+    """Status per model from a running daemon, when one answers; empty otherwise."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{args.port or 8000}/v1/models", timeout=0.5) as r:
+            return {m["id"]: m["status"] for m in json.load(r)["models"]}
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def cmd_models(args) -> None:
+    catalog = _catalog(args)
+    status = _status(args)
+    rows = []
+    for e in sorted(catalog, key=lambda e: (e.card.get("category", ""), e.id)):
+        s = e.summary()
+        rows.append([e.id, s["category"], s["license"] or "?", "yes" if s["commercial_use"] else "NO",
+                     status.get(e.id, "not running" if not status else "STOPPED")])
+    print(_table(rows, ["ID", "CATEGORY", "LICENCE", "COMMERCIAL USE", "STATUS"]))
+    for folder, problem in catalog.problems.items():
+        print(f"warning: skipped {folder}: {problem}", file=sys.stderr)
+
+
+def cmd_info(args) -> None:
+    from .catalog import read_manifest
+
+    entry = _catalog(args).get(args.id)
+    c, lic = entry.card, entry.license
+    print(f"{c.get('name', entry.id)} ({entry.id}) — {c.get('category')}")
+    print(f"  {c.get('description', '')}")
+    print(f"  publisher: {c.get('publisher', '?')}")
+    print(f"  licence: weights {lic.get('weights', '?')}, code {lic.get('code', '?')}; "
+          f"commercial use {'allowed' if entry.commercial_use else 'NOT allowed'}. {lic.get('note', '')}".rstrip())
+    att = c.get("attribution", {})
+    if att:
+        print(f"  attribution: {', '.join(att.get('authors', []))}. {att.get('paper', '')} {att.get('url', '')}".rstrip())
+    src = c.get("source", {})
+    if src:
+        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}")
+    print(f"  backend: {entry.backend}   speed: {c.get('speed', {})}")
+    print("  loading the model's schema...", end="\r", flush=True)
+    manifest = asyncio.run(read_manifest(entry.dir, entry.card))
+    print(" " * 40, end="\r")
+    if manifest["options"]:
+        print("  options:")
+        for o in manifest["options"]:
+            print(f"    {o['name']}: {o['type']} (default {o.get('default')!r})")
+    for cmd in manifest["commands"]:
+        ins = ", ".join(f"{i['name']}: {i['type']}" for i in cmd["inputs"])
+        outs = ", ".join(f"{o['name']}: {o['type']}" for o in cmd["outputs"])
+        print(f"  command {cmd['name']}({ins}) -> {outs}")
+        if cmd.get("description"):
+            print(f"    {cmd['description']}")
+
+
+def cmd_compat_path(args) -> None:
+    from .compat import compat_path
+
+    print(compat_path())
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="runway-bridge", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=__version__)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the daemon with the catalogue", description="Run the daemon.")
+    s.add_argument("--host", help="address to bind (default 127.0.0.1; others need --token)")
+    s.add_argument("--port", type=int, help="HTTP, WebSocket and Socket.IO port (default 8000)")
+    s.add_argument("--osc-port", type=int, help="OSC port to listen on (default 57100)")
+    s.add_argument("--osc-reply-port", type=int, help="port OSC replies go to (default 57200)")
+    s.add_argument("--osc-target", action="append", metavar="HOST:PORT", help="push OSC results here (repeatable)")
+    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram in bytes (default 1400)")
+    s.add_argument("--wekinator", metavar="HOST:PORT", nargs="?", const="127.0.0.1:6448", help="send /wek/inputs")
+    s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
+    s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")
+    s.add_argument("--option", action="append", metavar="ID:NAME=VALUE", help="a setup option for a model")
+    s.add_argument("--backend", action="append", metavar="ID=KIND", help="run a model on local|process|docker")
+    s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
+    s.add_argument("--source", action="append", metavar="ID=SOURCE",
+                   help="the daemon reads frames for a model: camera index, video file or URL")
+    s.add_argument("--remote", action="append", metavar="URL", help="use a remote daemon's models")
+    s.add_argument("--remote-token", help="token of the remote daemon (or RUNWAY_BRIDGE_REMOTE_TOKEN)")
+    s.add_argument("--token", help="require this token from every client (or RUNWAY_BRIDGE_TOKEN)")
+    s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
+    s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
+    s.add_argument("--file-root", type=Path, help="folder that `file` inputs from clients may read")
+    s.add_argument("--config", help="a TOML file with the same settings")
+    s.add_argument("--debug", action="store_true", help="verbose logs and tracebacks in errors")
+    s.set_defaults(fn=cmd_serve)
+
+    r = sub.add_parser("run", help="serve one model file with the Runway model-server protocol",
+                       description="Serve one model (port 9000 by default; honours RW_* variables).")
+    r.add_argument("path", help="a model.py or an adapter folder")
+    r.add_argument("--host")
+    r.add_argument("--port", type=int)
+    r.add_argument("--token")
+    r.add_argument("--debug", action="store_true")
+    r.set_defaults(fn=cmd_run)
+
+    m = sub.add_parser("models", help="list the catalogue with licences")
+    m.add_argument("--adapters", action="append", metavar="DIR")
+    m.add_argument("--port", type=int, help="port of a running daemon to read status from")
+    m.set_defaults(fn=cmd_models)
+
+    i = sub.add_parser("info", help="show a model's card, commands and types")
+    i.add_argument("id")
+    i.add_argument("--adapters", action="append", metavar="DIR")
+    i.set_defaults(fn=cmd_info)
+
+    c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
+    c.set_defaults(fn=cmd_compat_path)
+
+    args = p.parse_args(argv)
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        pass
+    except Exception as e:
+        from .errors import BridgeError
+
+        if isinstance(e, BridgeError):
+            sys.exit(f"error: {e.message}")
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The daemon: a `Bridge` of hosts over the catalogue, and `create_app` that assembles transports.
+
+Transports call the `Bridge` (start, stop, find a running host); they never touch backends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from .backends import create as create_backend
+from .catalog import Catalog, Entry
+from .config import Config
+from .errors import Conflict
+from .host import Host, HostState
+from .metrics import Metrics
+from .types import DecodeContext
+
+__all__ = ["Bridge", "create_app", "BRIDGE"]
+
+log = logging.getLogger("runway_bridge")
+
+
+class Bridge:
+    """Every model of the catalogue, and the hosts of those that were started."""
+
+    def __init__(self, config: Config, catalog: Catalog | None = None):
+        self.config = config
+        self.catalog = catalog or Catalog(config.adapter_dirs())
+        self.metrics = Metrics()
+        self.hosts: dict[str, Host] = {}
+        self.default_id: str | None = config.models[0] if config.models else None
+        self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None)
+        self.listeners: list = []  # callbacks(host) when a host is created, for transports that subscribe
+
+    def entry(self, model_id: str) -> Entry:
+        return self.catalog.get(model_id)
+
+    def start(self, model_id: str, options: dict | None = None, backend: str | None = None) -> Host:
+        """Start (or restart with new options) a model in the background; returns its host."""
+        entry = self.entry(model_id)
+        host = self.hosts.get(model_id)
+        kind = backend or self.config.backends.get(model_id) or entry.backend
+        opts = {**entry.card.get("options", {}), **self.config.model_options.get(model_id, {}), **(options or {})}
+        if host is not None and host.backend.kind != kind:
+            raise Conflict(f"{model_id} runs on the {host.backend.kind} backend; stop it before moving it to {kind}")
+        if host is None:
+            kwargs = {"ctx": self.ctx} if kind in ("local", "process") else {}
+            host = Host(model_id, create_backend(kind, entry.dir, entry.card, **kwargs),
+                        default_command=entry.default_command, queue_size=self.config.queue_size,
+                        metrics=self.metrics)
+            self.hosts[model_id] = host
+            for listener in self.listeners:
+                listener(host)
+        if not entry.commercial_use:
+            lic = entry.license
+            log.warning("Note: %s's licence (%s) does not allow commercial use. %s", model_id,
+                        lic.get("weights") or lic.get("code"), lic.get("note", ""))
+        if self.default_id is None:
+            self.default_id = model_id
+        log.info("Starting %s on the %s backend...", model_id, kind)
+        task = host.start(opts)
+        task.add_done_callback(lambda _: self._report(host))
+        return host
+
+    def _report(self, host: Host) -> None:
+        self.metrics.state.labels(host.id).set(1 if host.state is HostState.RUNNING else 0)
+        if host.manifest is not None:
+            self.catalog.get(host.id).manifest = host.manifest
+        if host.state is HostState.RUNNING:
+            log.info("Model %s is running.", host.id)
+        elif host.state is HostState.FAILED:
+            log.error("Model %s failed to start: %s", host.id, host.error.message if host.error else "?")
+
+    async def stop(self, model_id: str) -> None:
+        self.entry(model_id)
+        host = self.hosts.get(model_id)
+        if host is not None:
+            await host.stop()
+            self.metrics.state.labels(model_id).set(0)
+
+    def host(self, model_id: str | None = None) -> Host:
+        """The host of a started model (the default model when no id is given)."""
+        model_id = model_id or self.default_id
+        if model_id is None:
+            raise Conflict("no model is running; start one: runway-bridge serve --model ID, "
+                           "or POST /v1/models/<id>/start")
+        self.entry(model_id)
+        host = self.hosts.get(model_id)
+        if host is None:
+            raise Conflict(f"model {model_id} is not running; start it first (POST /v1/models/{model_id}/start)")
+        return host
+
+    def status(self, model_id: str) -> dict:
+        host = self.hosts.get(model_id)
+        return host.status() if host else {"state": HostState.STOPPED.value, "error": None}
+
+    async def close(self) -> None:
+        await asyncio.gather(*(h.stop() for h in self.hosts.values()), return_exceptions=True)
+
+
+BRIDGE = web.AppKey("bridge", Bridge)
+
+
+def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
+    """Assemble the daemon: the bridge, then each transport; models start after the port binds."""
+    from .transports import http, osc, socketio, websocket
+    from .transports._http import DEBUG, TOKEN, middleware
+
+    app = web.Application(middlewares=[middleware], client_max_size=config.max_body)
+    app[BRIDGE] = bridge or Bridge(config)
+    app[DEBUG] = config.debug
+    if config.token:
+        app[TOKEN] = config.token
+
+    async def bridge_ctx(app):
+        for model_id in config.models:
+            app[BRIDGE].start(model_id)
+        yield
+        await app[BRIDGE].close()
+
+    app.cleanup_ctx.append(bridge_ctx)
+    websocket.setup_websocket(app)
+    socketio.setup_socketio(app)
+    if config.osc_port is not None:
+        osc.setup_osc(app)
+    http.setup_http(app)
+    try:
+        from . import sources
+    except ImportError:
+        sources = None
+    if sources is not None and config.sources:
+        sources.setup_sources(app)
+    return app

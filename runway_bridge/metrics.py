@@ -1,0 +1,39 @@
+"""Prometheus metrics, one registry per daemon (no module state), fed by the hosts."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("runway_bridge_requests", "Commands run, by outcome", ["model", "command", "status"], registry=r)
+        self.latency = Histogram("runway_bridge_command_seconds", "Time a command spent in its backend",
+                                 ["model", "command"], registry=r,
+                                 buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
+        self.frames = Counter("runway_bridge_stream_frames", "Stream frames, by fate", ["model", "fate"], registry=r)
+        self.rejected_total = Counter("runway_bridge_rejected", "Requests refused because the queue was full", ["model"], registry=r)
+        self.state = Gauge("runway_bridge_model_running", "1 when the model is RUNNING", ["model"], registry=r)
+
+    def observe(self, model: str, command: str, status: str, seconds: float) -> None:
+        self.requests.labels(model, command, status).inc()
+        self.latency.labels(model, command).observe(seconds)
+
+    def received(self, model: str) -> None:
+        self.frames.labels(model, "received").inc()
+
+    def dropped(self, model: str) -> None:
+        self.frames.labels(model, "dropped").inc()
+
+    def processed(self, model: str) -> None:
+        self.frames.labels(model, "processed").inc()
+
+    def rejected(self, model: str) -> None:
+        self.rejected_total.labels(model).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

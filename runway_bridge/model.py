@@ -1,0 +1,260 @@
+"""`Model`: the setup options and commands of one model, and its manifest. No server code here.
+
+Authors never build a `Model` themselves: the module-level decorators register onto the model
+being loaded (`load_model`) or, in a script run as ``python model.py``, onto a process default::
+
+    from runway_bridge import setup, command, image, run
+
+    @setup(options={'blur': number(default=3, min=1, max=31)})
+    def setup(opts):
+        return opts['blur']
+
+    @command('blur', inputs={'image': image()}, outputs={'image': image()})
+    def blur(k, inputs):
+        return cv2.blur(inputs['image'], (int(k), int(k)))
+
+    if __name__ == '__main__':
+        run()
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BadInput, BridgeError, InferenceError, NotFound, SetupError
+from .types import BaseType, DecodeContext, _as_class_instance
+
+__all__ = ["Model", "Command", "load_model", "current_model", "setup", "command"]
+
+
+def _named(fields: dict | None) -> dict[str, BaseType]:
+    out = {}
+    for name, t in (fields or {}).items():
+        t = _as_class_instance(t)
+        if not isinstance(t, BaseType):
+            raise TypeError(f"{name!r} must be a runway_bridge data type, not {type(t).__name__}")
+        t.name = name
+        out[name] = t
+    return out
+
+
+def deserialize_fields(fields: dict[str, BaseType], values: dict, ctx: DecodeContext | None, what: str) -> dict:
+    """Validate wire values against a schema; missing ones take the type's default or fail."""
+    if not isinstance(values, dict):
+        raise BadInput(f"expected a JSON object of {what}, got {type(values).__name__}")
+    out = {}
+    for name, t in fields.items():
+        if name in values and values[name] is not None:
+            out[name] = t.deserialize(values[name], ctx)
+        elif t.has_default:
+            out[name] = t.deserialize(t.default, None) if t.default is not None else None
+        else:
+            raise BadInput(f"missing {what[:-1]} {name!r} ({t.type})", field=name)
+    return out
+
+
+@dataclass
+class Command:
+    """One typed command: inputs to outputs."""
+
+    name: str
+    fn: Callable
+    inputs: dict[str, BaseType]
+    outputs: dict[str, BaseType]
+    description: str | None = None
+
+    @property
+    def is_generator(self) -> bool:
+        return inspect.isgeneratorfunction(self.fn)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "inputs": [t.to_dict() for t in self.inputs.values()],
+            "outputs": [t.to_dict() for t in self.outputs.values()],
+        }
+
+    def serialize(self, result, formats: dict | None, binary: bool) -> dict:
+        """The author's return value to wire outputs; a malformed one is the model's fault (500)."""
+        if not isinstance(result, dict) or not set(result) & set(self.outputs):
+            if len(self.outputs) != 1:
+                raise InferenceError(f"{self.name} returned {type(result).__name__}; expected a dict of {list(self.outputs)}")
+            result = {next(iter(self.outputs)): result}
+        out = {}
+        for name, t in self.outputs.items():
+            if name not in result:
+                raise InferenceError(f"{self.name} returned no value for its output {name!r}")
+            try:
+                out[name] = t.serialize(result[name], (formats or {}).get(name) or (formats or {}).get(t.type), binary)
+            except BadInput as e:
+                raise InferenceError(f"{self.name} returned a bad {name!r}: {e.message}") from None
+        return out
+
+
+class Model:
+    """A registry of one model's setup function, options and commands."""
+
+    def __init__(self) -> None:
+        self.setup_fn: Callable | None = None
+        self.options: dict[str, BaseType] = {}
+        self.commands: dict[str, Command] = {}
+
+    # -- decorators -----------------------------------------------------------------------
+    def setup(self, decorated_fn: Callable | None = None, *, options: dict | None = None):
+        """Register the function that loads the model once; bare or with ``options={...}``."""
+
+        def register(fn):
+            self.setup_fn = fn
+            self.options = _named(options)
+            return fn
+
+        return register(decorated_fn) if decorated_fn is not None else register
+
+    def command(self, name: str, inputs: dict | None = None, outputs: dict | None = None, description: str | None = None):
+        """Register a command ``fn(model, inputs) -> outputs`` under `name`."""
+        if not outputs:
+            raise ValueError(f"command {name!r} needs at least one output")
+
+        def register(fn):
+            self.commands[name] = Command(name, fn, _named(inputs), _named(outputs), description)
+            return fn
+
+        return register
+
+    # -- schema ---------------------------------------------------------------------------
+    def manifest(self) -> dict:
+        return {
+            "options": [t.to_dict() for t in self.options.values()],
+            "commands": [c.to_dict() for c in self.commands.values()],
+        }
+
+    def get_command(self, name: str) -> Command:
+        try:
+            return self.commands[name]
+        except KeyError:
+            raise NotFound(f"unknown command {name!r}; this model has {list(self.commands)}") from None
+
+    # -- running --------------------------------------------------------------------------
+    def run_setup(self, options: dict | None = None, ctx: DecodeContext | None = None):
+        """Validate the options and call the author's setup; returns what it returned."""
+        opts = deserialize_fields(self.options, options or {}, ctx, "options")
+        if self.setup_fn is None:
+            return None
+        try:
+            params = inspect.signature(self.setup_fn).parameters
+            return self.setup_fn(opts) if params else self.setup_fn()
+        except BridgeError:
+            raise
+        except Exception as e:
+            err = SetupError(f"setup failed: {type(e).__name__}: {e}")
+            err.traceback = traceback.format_exc().splitlines()
+            raise err from e
+
+    def iter_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
+                     formats: dict | None = None, binary: bool = False,
+                     timings: dict | None = None) -> Iterator[dict]:
+        """Run a command, yielding serialized outputs: once, or once per step of a generator.
+
+        `timings` (when given) receives ``decode``, ``model`` and ``encode`` in milliseconds.
+        """
+        t = timings if timings is not None else {}
+        t0 = time.perf_counter()
+        cmd = self.get_command(name)
+        args = deserialize_fields(cmd.inputs, inputs, ctx, "inputs")
+        t1 = time.perf_counter()
+        t["decode"] = (t1 - t0) * 1000
+        t["model"] = t["encode"] = 0.0
+        try:
+            result = cmd.fn(state, args)
+            steps = result if inspect.isgenerator(result) else iter((result,))
+            while True:
+                t1 = time.perf_counter()
+                try:
+                    step = next(steps)
+                except StopIteration:
+                    return
+                t2 = time.perf_counter()
+                t["model"] += (t2 - t1) * 1000
+                out = cmd.serialize(step, formats, binary)
+                t["encode"] += (time.perf_counter() - t2) * 1000
+                yield out
+        except BridgeError:
+            raise
+        except Exception as e:
+            err = InferenceError(f"{name} failed: {type(e).__name__}: {e}")
+            err.traceback = traceback.format_exc().splitlines()
+            raise err from e
+
+    def run_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
+                    formats: dict | None = None, binary: bool = False, timings: dict | None = None,
+                    on_partial: Callable[[dict, int], None] | None = None) -> dict:
+        """Run a command to its end; a generator's steps go to `on_partial`, the last is returned."""
+        last = None
+        for i, out in enumerate(self.iter_command(state, name, inputs, ctx=ctx, formats=formats, binary=binary,
+                                                         timings=timings)):
+            if last is not None and on_partial is not None:
+                on_partial(last, i)
+            last = out
+        if last is None:
+            raise InferenceError(f"{name} produced no output")
+        return last
+
+
+# -- loading ------------------------------------------------------------------------------
+
+_default = Model()
+_loading: list[Model] = []
+_load_lock = threading.RLock()
+
+
+def current_model() -> Model:
+    """The model that module-level decorators register onto right now."""
+    return _loading[-1] if _loading else _default
+
+
+def setup(decorated_fn=None, *, options=None):
+    """Register the model's setup function. See `Model.setup`."""
+    return current_model().setup(decorated_fn, options=options)
+
+
+def command(name, inputs=None, outputs=None, description=None):
+    """Register a command. See `Model.command`."""
+    return current_model().command(name, inputs=inputs, outputs=outputs, description=description)
+
+
+def load_model(path: str | Path) -> Model:
+    """Import a model file (or a folder holding ``model.py``) into a fresh `Model`."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.py"
+    if not path.is_file():
+        raise NotFound(f"no model file at {path}")
+    model = Model()
+    mod_name = f"_runway_bridge_model_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    with _load_lock:
+        _loading.append(model)
+        sys.path.insert(0, str(path.parent))
+        try:
+            spec.loader.exec_module(module)
+        except Exception as e:
+            err = SetupError(f"could not import {path}: {type(e).__name__}: {e}")
+            err.traceback = traceback.format_exc().splitlines()
+            raise err from e
+        finally:
+            _loading.pop()
+            sys.path.remove(str(path.parent))
+    if not model.commands:
+        raise SetupError(f"{path} defines no commands (use @command)")
+    model.module = module
+    return model

@@ -1,0 +1,115 @@
+"""Serving an aiohttp app until Ctrl+C: bind first, then start what loads slowly.
+
+Shutdown follows aiohttp's order: stop accepting, close sockets GOING_AWAY (the apps' on_shutdown
+hooks), stop models, wait with a timeout; a second Ctrl+C exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+log = logging.getLogger("runway_bridge")
+
+__all__ = ["serve", "serve_model", "is_loopback", "require_token_for"]
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_token_for(host: str, token: str | None) -> None:
+    if not is_loopback(host) and not token:
+        sys.exit(f"Refusing to bind {host} without a token: anyone on the network could run models.\n"
+                 "Pass --token SECRET (or set RUNWAY_BRIDGE_TOKEN), or bind 127.0.0.1.")
+
+
+async def _serve(app: web.Application, host: str, port: int, after_bind: Callable[[int], Awaitable[None]] | None):
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        sys.exit(f"Cannot listen on {host}:{port}: {e.strerror}. Is another bridge running? "
+                 f"Pick another port with --port (or RW_PORT).")
+    bound = site._server.sockets[0].getsockname()[1]
+    for s in site._server.sockets:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    presses = 0
+
+    def on_signal():
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            print("\nForced exit.", file=sys.stderr)
+            import os
+
+            os._exit(130)
+        print("\nShutting down (Ctrl+C again to force)...", file=sys.stderr)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        if after_bind is not None:
+            await after_bind(bound)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def serve(app: web.Application, host: str, port: int, after_bind=None) -> None:
+    """Run `app` on host:port until Ctrl+C; `after_bind(port)` runs once the port answers."""
+    try:
+        import uvloop  # optional: roughly halves loop overhead on small messages
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(_serve(app, host, port, after_bind))
+
+
+def serve_model(model, *, host: str, port: int, options: dict | None, debug: bool = False,
+                token: str | None = None, gpu: bool = False, name: str = "model") -> None:
+    """Serve one already-loaded `Model` with the Runway model-server protocol."""
+    from .backends.local import LocalBackend
+    from .host import Host
+    from .transports import model_server
+
+    require_token_for(host, token)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(message)s")
+    backend = LocalBackend(".", model=model)
+    backend.gpu = gpu
+    h = Host(name, backend, default_command=next(iter(model.commands)))
+
+    async def on_cleanup(app):
+        await h.stop()
+
+    app = model_server.create_app(h, model.manifest(), debug=debug, token=token)
+    app.on_cleanup.append(on_cleanup)
+
+    async def after_bind(bound: int):
+        print(f"Model server listening on http://{host}:{bound} (setting up...)", flush=True)
+        await h.start(options or {})
+        if h.error:
+            print(f"Setup failed: {h.error.message}\nFix the model or POST new options to /setup.", flush=True)
+        else:
+            print(f"Model ready: commands {', '.join(model.commands)}", flush=True)
+
+    serve(app, host, port, after_bind)

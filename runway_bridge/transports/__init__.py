@@ -1,0 +1,1 @@
+"""Transports translate wire messages to host calls and back; none knows about models."""
