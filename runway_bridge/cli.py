@@ -85,19 +85,13 @@ def cmd_serve(args) -> None:
 def cmd_run(args) -> None:
     from .compat import enable
     from .model import load_model
-    from .server import serve_model
+    from .sdk import serve_from_env
 
     enable()
-    model = load_model(args.path)
-    options = json.loads(os.environ.get("RW_MODEL_OPTIONS") or "{}")
-    if os.environ.get("RW_META", "").lower() in ("1", "true"):
-        print(json.dumps(model.manifest()))
-        return
-    serve_model(model, host=args.host or os.environ.get("RW_HOST", "127.0.0.1"),
-                port=args.port or int(os.environ.get("RW_PORT", 9000)), options=options,
-                debug=args.debug or os.environ.get("RW_DEBUG", "").lower() in ("1", "true"),
-                token=args.token or os.environ.get("RW_TOKEN") or os.environ.get("RUNWAY_BRIDGE_TOKEN"),
-                gpu=os.environ.get("GPU", "").lower() in ("1", "true"), name=Path(args.path).stem)
+    for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
+        if flag:
+            os.environ[var] = str(flag)
+    serve_from_env(load_model(args.path), debug=args.debug, name=Path(args.path).resolve().stem)
 
 
 def _catalog(args):

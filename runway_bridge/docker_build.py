@@ -146,6 +146,20 @@ def _pip_settings() -> tuple[dict[str, str], Path | None]:
     return settings, cert if cert and cert.is_file() else None
 
 
+# A container has no display libraries: when some package pulled in the GUI build of OpenCV
+# (opencv-python needs libGL; both builds write cv2/), put the headless build of the same version
+# back on top. Does nothing when cv2 imports or is not installed.
+_HEADLESS_OPENCV = """\
+python -c "import cv2" 2>/dev/null && exit 0
+v=$(pip show opencv-python-headless opencv-python opencv-contrib-python 2>/dev/null | awk '/^Version:/ {print $2; exit}')
+[ -n "$v" ] || exit 0
+echo "cv2 does not import here (no libGL in a container): installing opencv-python-headless==$v over it"
+pip uninstall -y -q opencv-python opencv-contrib-python opencv-python-headless
+pip install -q --no-deps "opencv-python-headless==$v"
+python -c "import cv2; print('cv2', cv2.__version__, 'imports')"
+"""
+
+
 def _proxy_args() -> dict[str, str]:
     names = ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
     return {n: os.environ[n] for n in names if os.environ.get(n)}
@@ -173,6 +187,7 @@ def dockerfile(base_image: str, model_id: str, *, has_requirements: bool, has_ce
     if has_requirements:
         lines += ["COPY requirements-adapter.txt /opt/runway-bridge/",
                   "RUN pip install -r /opt/runway-bridge/requirements-adapter.txt"]
+    lines += ["COPY headless-opencv.sh /opt/runway-bridge/", "RUN sh /opt/runway-bridge/headless-opencv.sh"]
     # The bridge goes in as source on the path (a .pth file) plus its console script: no build
     # backend to fetch, and the same for a source checkout and an installed wheel.
     lines += [
@@ -199,6 +214,7 @@ def _context(ctx: Path, adapter_dir: Path, card: dict, base_image: str) -> tuple
         (ctx / "requirements-adapter.txt").write_text("\n".join(reqs) + "\n")
     if cert:
         shutil.copyfile(cert, ctx / "pip-ca.crt")
+    (ctx / "headless-opencv.sh").write_text(_HEADLESS_OPENCV)
     shutil.copytree(_PKG_ROOT, ctx / "runway_bridge", ignore=_SKIP)
     (ctx / "runway_bridge.pth").write_text(SRC + "\n")
     module, _, func = entry.partition(":")

@@ -396,8 +396,16 @@ def _to_pixels(value):
 
 
 def convert_channels(arr: np.ndarray, channels: int) -> np.ndarray:
-    """Grey, RGB and RGBA convert into each other; RGBA to an RGB model is not an error."""
+    """Grey, RGB and RGBA convert into each other; RGBA to an RGB model is not an error.
+
+    Transparent pixels are laid over white rather than dropped to the (often black) colour
+    stored under them, so dark text on a transparent PNG stays readable.
+    """
     have = 1 if arr.ndim == 2 else arr.shape[2]
+    if have == 4 and channels != 4 and arr[:, :, 3].min() < 255:
+        alpha = arr[:, :, 3:4].astype(np.float32) / 255
+        rgb = arr[:, :, :3].astype(np.float32) * alpha + 255 * (1 - alpha)
+        arr, have = rgb.round().astype(np.uint8), 3
     if arr.ndim == 3 and have == 1:
         arr, have = arr[:, :, 0], 1
     if have == channels:
@@ -472,7 +480,7 @@ class image(BaseType):
     def serialize(self, value, fmt=None, binary=False):
         try:
             arr = np.ascontiguousarray(_to_pixels(value))
-        except TypeError:
+        except (TypeError, ValueError):
             raise InferenceError(f"{self.name}: the model returned {type(value).__name__}, not an image") from None
         if arr.dtype != np.uint8:
             arr = np.clip(arr, 0, 255).astype(np.uint8)

@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..docker_build import ADAPTER_PATH, docker_client, image_tag
+from ..docker_build import docker_client, image_tag
 from ..errors import (
     BackendUnavailable,
     BadInput,

@@ -13,16 +13,13 @@ def main(argv: list[str]) -> None:
         sys.exit("usage: python -m runway_bridge.compat [--meta] path/to/model.py")
     enable()
     from ..model import load_model
-    from ..sdk import run
+    from ..sdk import serve_from_env
 
     model = load_model(paths[0])
     if meta:
         print(json.dumps(model.manifest()))
         return
-    from .. import model as registry
-
-    registry._loading.append(model)
-    run()
+    serve_from_env(model)
 
 
 if __name__ == "__main__":
