@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -123,7 +124,9 @@ class DockerBackend(Backend):
         self.model_id = str(self.card.get("id") or self.model_dir.name)
         conf = self.card.get("docker") or {}
         self.image = image or conf.get("image") or image_tag(self.model_id)
-        self.memory = str(memory or conf.get("memory") or DEFAULT_MEMORY)
+        self.memory = str(memory or conf.get("memory") or DEFAULT_MEMORY).strip().lower()
+        if not re.fullmatch(r"\d+[bkmg]?", self.memory):
+            raise BadInput(f"[docker] memory must look like '512m' or '4g', not {self.memory!r}")
         self.gpus = _gpu_count(gpus if gpus is not None else conf.get("gpus"))
         self.gpu = self.gpus != 0
         self.host = host
@@ -180,7 +183,7 @@ class DockerBackend(Backend):
         logs = await self._logs()
         tail = f"\nlast container log lines:\n{logs}" if logs else ""
         where = self.model_dir / "model.toml"
-        if state.get("OOMKilled") or (state.get("ExitCode") == 137 and "memory" in logs.lower()):
+        if state.get("OOMKilled"):
             return cls(f"model {self.model_id} was killed for lack of memory {during}: the memory limit "
                        f"{self.memory} is too low for this model; raise [docker] memory in the card ({where})"
                        + tail)
@@ -205,6 +208,16 @@ class DockerBackend(Backend):
     async def _launch(self, options: dict) -> None:
         client = await self._get_client()
         await self._check_image(client)
+        for attempt in range(3):
+            try:
+                return await self._launch_once(client, options)
+            except SetupError as e:
+                # The free port we picked was taken before the container bound it: pick another.
+                if attempt == 2 or "Cannot listen on" not in e.message:
+                    raise
+                await self._remove()
+
+    async def _launch_once(self, client, options: dict) -> None:
         import docker.errors
         import docker.types
 
@@ -226,6 +239,10 @@ class DockerBackend(Backend):
             self.container = await self._docker(client.containers.run, self.image, **kwargs)
         except docker.errors.APIError as e:
             msg = e.explanation or str(e)
+            try:  # `run` creates before it starts: a start that failed leaves a Created container
+                await self._docker(lambda: client.containers.get(kwargs["name"]).remove(force=True))
+            except docker.errors.APIError:
+                pass
             if self.gpus and ("gpu" in msg.lower() or "device driver" in msg.lower()):
                 raise BackendUnavailable(f"model {self.model_id} asks for GPUs but Docker cannot give them ({msg}); "
                                          "install the NVIDIA container toolkit, or set [docker] gpus = 0") from None
@@ -302,8 +319,15 @@ class DockerBackend(Backend):
             return self._manifest
         client = await self._get_client()
         await self._check_image(client)
-        out = await self._docker(client.containers.run, self.image, environment={"RW_META": "1"},
-                                 network_mode="none", remove=True, stderr=False, init=True)
+        import docker.errors
+
+        try:
+            out = await self._docker(client.containers.run, self.image, environment={"RW_META": "1"},
+                                     network_mode="none", remove=True, stderr=False, init=True)
+        except docker.errors.ContainerError as e:
+            err = (e.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-LOG_LINES:]
+            raise SetupError(f"the image {self.image} could not describe its model (RW_META=1 exited with "
+                             f"{e.exit_status}):\n" + "\n".join("  | " + line for line in err)) from None
         for line in reversed(out.decode("utf-8", "replace").splitlines()):
             if line.startswith("{"):
                 meta = json.loads(line)

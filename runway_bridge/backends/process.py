@@ -362,13 +362,14 @@ class ProcessBackend(Backend):
             self._restart_task.cancel()
             self._restart_task = None
         worker, self._worker = self._worker, None
-        if self._current is not None:
+        busy = self._current is not None  # then it may not read our Shutdown soon: kill it sooner
+        if busy:
             self._current.finish(error=Conflict(f"model {self.name} was stopped"))
             self._current = None
         if self._boot_fut is not None and not self._boot_fut.done():
             self._boot_fut.set_exception(Conflict(f"model {self.name} was stopped while starting"))
         if worker is not None:
-            await asyncio.to_thread(worker.close)
+            await asyncio.to_thread(worker.close, 0.5 if busy else 2.0)
 
     # -- calls ----------------------------------------------------------------------------------
     def _check_up(self) -> None:

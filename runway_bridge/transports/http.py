@@ -44,6 +44,8 @@ def setup_http(app: web.Application) -> None:
         r.add_get("/", console)
         r.add_static("/client/", WEB / "client", show_index=False) if (WEB / "client").is_dir() else None
         r.add_static("/web/", WEB, show_index=False)
+    # examples/ (p5.js sketches) at /examples/ when running from a checkout; added by the web-client helper
+    (r.add_static("/examples/", WEB.parent.parent / "examples") if (WEB.parent.parent / "examples").is_dir() else None)
 
 
 # -- health and metrics ----------------------------------------------------------------------
@@ -100,7 +102,9 @@ async def start_model(request):
     host = bridge.start(request.match_info["id"], options, body.get("backend"))
     if request.query.get("wait") not in (None, "", "0", "false"):
         await host._starting
-    return json_response({"id": host.id, **host.status()}, status=200 if host.state.value == "RUNNING" else 202)
+    state = host.state.value
+    status = {"RUNNING": 200, "FAILED": host.error.status if host.error else 500}.get(state, 202)
+    return json_response({"id": host.id, **host.status()}, status=status)
 
 
 async def stop_model(request):
