@@ -1,0 +1,182 @@
+"""The WebSocket fast path end to end: binary frames, echoed ids, timings, drops, bad input."""
+
+import asyncio
+import json
+import statistics
+import struct
+import time
+
+import aiohttp
+
+from runway_bridge.types import Blob
+from runway_bridge.wire import decode_frame, encode_frame
+
+from conftest import jpeg
+
+
+def ws_url(d, path="/v1/models/kitchen_sink/stream", **query):
+    q = "&".join(f"{k}={v}" for k, v in query.items())
+    return d.url.replace("http", "ws") + path + (f"?{q}" if q else "")
+
+
+def parse(msg: aiohttp.WSMessage) -> dict:
+    if msg.type == aiohttp.WSMsgType.BINARY:
+        header, parts = decode_frame(msg.data)
+        header["parts"] = parts
+        return header
+    return json.loads(msg.data)
+
+
+def test_binary_frames_echo_ids_timings_and_images(daemon, astronaut):
+    d = daemon("kitchen_sink")
+    frame = jpeg(astronaut)
+
+    async def go():
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d, command="slow_invert")) as ws:
+            await ws.send_bytes(encode_frame({"frame": 7, "inputs": {"delay": 0}}, [("image", Blob("jpeg", frame))]))
+            first = parse(await ws.receive(timeout=10))
+            await ws.send_bytes(frame)  # a bare JPEG is the single image input
+            second = parse(await ws.receive(timeout=10))
+            raw = astronaut[:32, :48].copy()
+            await ws.send_bytes(encode_frame({"frame": "r"}, [("image", Blob("raw", raw.tobytes(), raw.shape))]))
+            third = parse(await ws.receive(timeout=10))
+            return first, second, third
+
+    first, second, third = asyncio.run(go())
+    assert first["type"] == "result" and first["frame"] == 7 and first["command"] == "slow_invert"
+    assert set(first["timings"]) >= {"queue", "decode", "model", "encode", "total"}
+    assert first["dropped"] == 0 and abs(first["outputs"]["mean"] - float(astronaut.mean())) < 2
+    img = first["parts"]["image"]
+    assert img.format == "jpeg" and img.data[:3] == b"\xff\xd8\xff"
+    assert second["frame"] is None and second["parts"]["image"].format == "jpeg"
+    assert abs(third["outputs"]["mean"] - float(astronaut[:32, :48].mean())) < 0.01  # raw pixels: exact
+
+
+def test_text_frames_and_output_format(daemon, astronaut):
+    d = daemon("kitchen_sink")
+
+    async def go():
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d, command="echo")) as ws:
+            await ws.send_str(json.dumps({"frame": 1, "inputs": {"text": "hi", "vec": [1, 2, 3], "items": [],
+                                                               "point": [0, 0], "box": [0, 0, 1, 1],
+                                                               "marks": [[0, 0], [1, 1]], "anything": 1}}))
+            a = parse(await ws.receive(timeout=10))
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d, format="png")) as ws:
+            await ws.send_bytes(jpeg(astronaut[:16, :16]))
+            b = parse(await ws.receive(timeout=10))
+        return a, b
+
+    a, b = asyncio.run(go())
+    assert a["type"] == "result" and a["outputs"]["text"] == "hi" and a["outputs"]["vec"] == [1.0, 2.0, 3.0]
+    assert b["parts"]["image"].format == "png"
+
+
+def test_malformed_messages_get_errors_and_the_stream_goes_on(daemon, astronaut):
+    d = daemon("kitchen_sink")
+
+    async def go():
+        out = []
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d)) as ws:
+            for bad in (b"\x00\x01", struct.pack(">I", 500) + b'{"frame": 1', struct.pack(">I", 4) + b"nope",
+                        encode_frame({"frame": 2}, [("image", Blob("jpeg", b"\xff\xd8\xff" + b"0" * 10))])[:-5],
+                        encode_frame({"frame": 3}, [("image", Blob("jpeg", b"garbage!"))])):
+                await ws.send_bytes(bad)
+                out.append(parse(await ws.receive(timeout=10)))
+            await ws.send_str("not json")
+            out.append(parse(await ws.receive(timeout=10)))
+            await ws.send_bytes(encode_frame({"frame": 9}, [("image", Blob("jpeg", jpeg(astronaut[:8, :8])))]))
+            out.append(parse(await ws.receive(timeout=10)))
+        return out
+
+    out = asyncio.run(go())
+    assert all(m["type"] == "error" and m["status"] == 400 for m in out[:6]), out
+    assert "too short" in out[0]["error"] and "truncated" in out[1]["error"]
+    assert "not JSON" in out[2]["error"] and "truncated" in out[3]["error"]
+    assert out[4]["frame"] == 3 and "not a JPEG or PNG" in out[4]["error"]
+    assert out[6]["type"] == "result" and out[6]["frame"] == 9
+
+
+def test_latest_frame_wins_and_a_slow_client_keeps_its_share(daemon, astronaut):
+    """Client A floods at ~10x the model's rate; client B sends in lockstep. Both get served,
+    A's latency stays bounded (no queue builds up) and its dropped count rises."""
+    d = daemon("kitchen_sink")
+    model_s = 0.05
+    frame = jpeg(astronaut[:120, :160])
+
+    async def flood(ws, seconds):
+        sent = 0
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end:
+            await ws.send_bytes(encode_frame({"frame": sent, "inputs": {"delay": model_s}},
+                                             [("image", Blob("jpeg", frame))]))
+            sent += 1
+            await asyncio.sleep(model_s / 10)
+        return sent
+
+    async def collect(ws, results, until):
+        while time.monotonic() < until:
+            try:
+                msg = await ws.receive(timeout=max(0.05, until - time.monotonic()))
+            except asyncio.TimeoutError:
+                break
+            if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                break
+            results.append(parse(msg))
+
+    async def lockstep(ws, results, until):
+        n = 0
+        while time.monotonic() < until:
+            await ws.send_bytes(encode_frame({"frame": n, "inputs": {"delay": model_s}},
+                                             [("image", Blob("jpeg", frame))]))
+            results.append(parse(await ws.receive(timeout=10)))
+            n += 1
+
+    async def go():
+        a_results, b_results = [], []
+        async with aiohttp.ClientSession() as s, \
+                s.ws_connect(ws_url(d, command="slow_invert")) as a, \
+                s.ws_connect(ws_url(d, command="slow_invert")) as b:
+            until = time.monotonic() + 3
+            sent, *_ = await asyncio.gather(flood(a, 3), collect(a, a_results, until + 1), lockstep(b, b_results, until))
+        return sent, a_results, b_results
+
+    sent, a_results, b_results = asyncio.run(go())
+    a_ok = [r for r in a_results if r["type"] == "result"]
+    assert sent > 5 * len(a_ok), (sent, len(a_ok))  # most of A's frames were dropped, not queued
+    assert a_ok[-1]["dropped"] > a_ok[0]["dropped"] and a_ok[-1]["dropped"] > sent / 2
+    latencies = [r["timings"]["total"] for r in a_ok]
+    assert statistics.median(latencies) < 4 * model_s * 1000, latencies  # bounded: at most ~2 model runs
+    assert max(latencies) < 10 * model_s * 1000
+    ids = [r["frame"] for r in a_ok]
+    assert ids == sorted(ids)  # newest frames, in order
+    # round robin: the lockstep client is served about as often as the flooding one
+    assert len(b_results) >= 0.6 * len(a_ok), (len(b_results), len(a_ok))
+    assert all(r["type"] == "result" for r in b_results)
+
+
+def test_listeners_receive_results_caused_by_others(daemon, astronaut):
+    d = daemon("kitchen_sink")
+
+    async def go():
+        async with aiohttp.ClientSession() as s, \
+                s.ws_connect(ws_url(d, "/stream", listen=1)) as listener, \
+                s.ws_connect(ws_url(d, "/stream")) as sender:
+            await sender.send_bytes(encode_frame({"frame": 42}, [("image", Blob("jpeg", jpeg(astronaut[:8, :8])))]))
+            own = parse(await sender.receive(timeout=10))
+            heard = parse(await listener.receive(timeout=10))
+            return own, heard
+
+    own, heard = asyncio.run(go())
+    assert own["frame"] == heard["frame"] == 42 and heard["model"] == "kitchen_sink"
+
+
+def test_stream_to_a_stopped_model_is_refused_clearly(daemon):
+    d = daemon("kitchen_sink")
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            async with s.get(d.url + "/v1/models/haar_faces/stream") as r:
+                return r.status, await r.json()
+
+    status, body = asyncio.run(go())
+    assert status == 409 and "not running" in body["error"]
