@@ -92,6 +92,16 @@ def docker_client(timeout: int = 120):
     return client
 
 
+def _has_image(client, name: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
 def _short(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return (text[-1] if text else type(e).__name__)[:200]
@@ -265,6 +275,10 @@ def build_image(adapter_dir: str | Path, card: dict | None = None, base_image: s
         try:
             client.images.pull(base_image)
         except docker.errors.APIError as e:
+            if base_image == DEFAULT_BASE_IMAGE and _has_image(client, LOCAL_BASE_IMAGE):
+                say(f"cannot pull {base_image} ({_short(e)}); using the local {LOCAL_BASE_IMAGE} instead")
+                base_image = LOCAL_BASE_IMAGE
+                return build_image(adapter_dir, card, base_image, tag, progress, client=client)
             raise NotFound(
                 f"base image {base_image} is missing and cannot be pulled ({_short(e)}); build a local one "
                 f"with scripts/docker-setup.sh and pass --base {LOCAL_BASE_IMAGE}") from None

@@ -317,6 +317,10 @@ class ProcessBackend(Backend):
 
     async def start(self, options: dict) -> None:
         self._transition(BackendState.STARTING)
+        if self._restart_task is not None:  # started again by hand while it was restarting
+            self._restart_task.cancel()
+            self._restart_task = None
+        self._discard()
         self._options, self._crashes, self._down = dict(options or {}), 0, None
         try:
             await self._boot()
