@@ -164,6 +164,38 @@ def cmd_info(args) -> None:
             print(f"    {cmd['description']}")
 
 
+def cmd_build(args) -> None:
+    from .docker_build import build_image
+
+    entry = _catalog(args).get(args.id)
+    print(f"Building the Docker image of {entry.id} (the first build takes a few minutes)...", flush=True)
+    tag = build_image(entry.dir, entry.card, args.base, args.tag, progress=lambda line: print("  " + line, flush=True))
+    print(f"Built {tag}. Run it with: runway-bridge serve --model {entry.id} --backend {entry.id}=docker")
+
+
+def cmd_import(args) -> None:
+    from .onnx_import import import_onnx
+
+    size = None
+    if args.size:
+        try:
+            w, h = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            sys.exit(f"--size takes WIDTHxHEIGHT, e.g. 224x224, not {args.size!r}")
+        size = (w, h)
+
+    def floats(text):
+        if text is None:
+            return None
+        values = [float(v) for v in text.split(",")]
+        return values[0] if len(values) == 1 else values
+
+    folder = import_onnx(args.path, args.out, name=args.name, layout=args.layout, size=size, scale=floats(args.scale),
+                         mean=floats(args.mean), std=floats(args.std), device=args.device, overwrite=args.force)
+    print(f"Created the adapter {folder}. Serve it with:\n"
+          f"  runway-bridge serve --adapters {folder.parent} --model {folder.name}")
+
+
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
 
@@ -218,6 +250,27 @@ def main(argv: list[str] | None = None) -> None:
     i.add_argument("id")
     i.add_argument("--adapters", action="append", metavar="DIR")
     i.set_defaults(fn=cmd_info)
+
+    b = sub.add_parser("build", help="build a Docker image for an adapter")
+    b.add_argument("id")
+    b.add_argument("--base", help="base image (default python:3.11-slim, or the card's [docker] base)")
+    b.add_argument("--tag", help="image tag (default runway-bridge/<id>:latest)")
+    b.add_argument("--adapters", action="append", metavar="DIR")
+    b.set_defaults(fn=cmd_build)
+
+    im = sub.add_parser("import", help="make an adapter from an ONNX file",
+                        description="Create an adapter (card + code) from an ONNX model's signature.")
+    im.add_argument("path", help="the .onnx file")
+    im.add_argument("--name", help="adapter id (default: the file name)")
+    im.add_argument("--out", default="adapters", help="folder to create the adapter in (default adapters/)")
+    im.add_argument("--layout", choices=["NCHW", "NHWC"], help="image layout, when the file cannot tell")
+    im.add_argument("--size", metavar="WxH", help="image size, when the file leaves it dynamic")
+    im.add_argument("--scale", help="pixel scale (default 1/255 for float inputs)")
+    im.add_argument("--mean", help="mean to subtract, one value or one per channel: 0.485,0.456,0.406")
+    im.add_argument("--std", help="std to divide by, one value or one per channel")
+    im.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "coreml", "directml"])
+    im.add_argument("--force", action="store_true", help="replace an existing adapter folder")
+    im.set_defaults(fn=cmd_import)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)

@@ -12,8 +12,8 @@ if [ ! -x .venv/bin/python ]; then
   $PY -m venv .venv
 fi
 PIP=".venv/bin/pip --disable-pip-version-check"
-extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+extras="[models]"
+[ "${1:-}" = "--test" ] && extras="[models,test]"
 say "Installing runway_bridge$extras and its models' packages (a few minutes the first time)"
 $PIP install -q -e ".$extras"
 # These two declare requirements we must not install (jax, TensorFlow, a second OpenCV); the parts

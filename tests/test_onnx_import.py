@@ -153,3 +153,23 @@ async def test_imported_model_in_a_worker_reports_the_truth_about_gpu(vector_mod
         np.testing.assert_allclose(out["y"], w[0], rtol=1e-6)
     finally:
         await backend.stop()
+
+
+def test_cli_import_then_the_daemon_runs_it(vector_model, tmp_path, daemon):
+    """`runway-bridge import` on a file, then the daemon serves it over HTTP with numpy's numbers."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    path, w = vector_model
+    out = subprocess.run([sys.executable, "-m", "runway_bridge", "import", str(path), "--out", str(tmp_path / "mine"),
+                          "--name", "matmul"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "runway-bridge serve --adapters" in out.stdout
+    d = daemon("matmul", args=["--adapters", str(tmp_path / "mine")])
+    v = [1.0, -2.0, 0.5, 3.0]
+    status, _, got = d.post("/v1/models/matmul/commands/run", {"v": v})
+    assert status == 200, got
+    np.testing.assert_allclose(got["y"], np.asarray(v, np.float32) @ w, rtol=1e-5)
+    assert d.get("/v1/models/matmul")[2]["status"]["gpu"] is False

@@ -41,6 +41,8 @@ class LocalBackend(Backend):
             if self._model is None:
                 self._model = await self._run(load_model, self.model_dir)
             self._state = await self._run(self._model.run_setup, options, self._ctx)
+            # A model that picks its device in setup (imported ONNX models do) says so here.
+            self.gpu = bool(getattr(getattr(self._model, "module", None), "GPU", self.card.get("gpu", False)))
         except BaseException:
             self._transition(BackendState.FAILED)
             raise

@@ -1,0 +1,180 @@
+"""The process backend under real crashes: each way a model can die, a hang, and a clean neighbour."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+
+import pytest
+import pytest_asyncio
+
+from runway_bridge.backends import BackendState
+from runway_bridge.backends.process import ProcessBackend, describe_exit
+from runway_bridge.errors import BackendUnavailable, Conflict, InferenceError, ModelCrashed, SetupError
+
+from .conftest import ADAPTERS
+
+
+@pytest_asyncio.fixture
+async def backends():
+    """`await backends(name, **kwargs)`: a started ProcessBackend for a fixture adapter."""
+    made = []
+
+    async def make(name, options=None, card=None, **kwargs):
+        b = ProcessBackend(ADAPTERS / name, card, **kwargs)
+        made.append(b)
+        await b.start(options or {})
+        return b
+
+    yield make
+    for b in made:
+        if b.state is not BackendState.STOPPED:
+            await b.stop()
+
+
+async def _keep_calling(backend, stop: asyncio.Event, errors: list) -> int:
+    n = 0
+    while not stop.is_set():
+        try:
+            await backend.call("echo", {"text": str(n)})
+        except Exception as e:  # noqa: BLE001 - any error at all is the failure we look for
+            errors.append(e)
+        n += 1
+        await asyncio.sleep(0.01)
+    return n
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name, words", [
+    ("abort_in_command", "worker aborted (SIGABRT)"),
+    ("exit_in_command", "worker exited with code 3"),
+    ("killed_in_command", "worker killed by SIGKILL (out of memory?)"),
+])
+async def test_crash_restarts_and_neighbour_is_unaffected(backends, name, words):
+    crashy, healthy = await backends(name), await backends("bad_output")
+    stop, errors = asyncio.Event(), []
+    neighbour = asyncio.create_task(_keep_calling(healthy, stop, errors))
+    first_pid = crashy._worker.proc.pid
+    assert await crashy.call("echo", {"text": "fine"}) == {"text": "fine"}
+
+    with pytest.raises(ModelCrashed) as e:
+        await crashy.call("echo", {"text": "crash"})
+    assert words in e.value.message and name in e.value.message and e.value.status == 502
+    with pytest.raises(BackendUnavailable) as e:  # fails fast while the worker restarts
+        await crashy.call("echo", {"text": "too soon"})
+    assert e.value.retry_after and e.value.status == 503
+
+    await crashy.wait_running(10)
+    assert await crashy.call("echo", {"text": "back"}) == {"text": "back"}
+    assert crashy._worker.proc.pid != first_pid
+    stop.set()
+    assert await neighbour > 10 and errors == []
+
+
+@pytest.mark.asyncio
+async def test_crash_in_setup_is_a_setup_error_with_the_models_words(backends, caplog):
+    caplog.set_level(logging.INFO, "runway_bridge.worker")
+    with pytest.raises(SetupError, match="FileNotFoundError: no weights at /missing/weights.bin"):
+        await backends("crash_in_setup")
+    assert "loading /missing/weights.bin" in caplog.text  # its prints reach the daemon's log
+
+
+@pytest.mark.asyncio
+async def test_hang_times_out_then_recovers(backends):
+    b = await backends("hang_in_command", timeout_s=1)
+    t = time.perf_counter()
+    with pytest.raises(ModelCrashed, match="no answer within 1 s"):
+        await b.call("echo", {"text": "hang"})
+    assert time.perf_counter() - t < 3
+    await b.wait_running(10)
+    assert await b.call("echo", {"text": "awake"}) == {"text": "awake"}
+
+
+@pytest.mark.asyncio
+async def test_bad_output_fails_the_call_not_the_worker(backends):
+    b = await backends("bad_output")
+    pid = b._worker.proc.pid
+    with pytest.raises(InferenceError, match="not an image"):
+        await b.call("wrong_type", {})
+    with pytest.raises(InferenceError, match="no value for its output 'b'"):
+        await b.call("missing", {})
+    with pytest.raises(InferenceError, match="cannot leave the worker"):
+        await b.call("unpicklable", {})
+    assert await b.call("echo", {"text": "ok"}) == {"text": "ok"}
+    assert b._worker.proc.pid == pid
+
+
+@pytest.mark.asyncio
+async def test_model_is_imported_in_the_worker_only(backends):
+    path = str((ADAPTERS / "bad_output" / "model.py").resolve())
+    b = await backends("bad_output")
+    assert (await b.manifest())["commands"]
+    assert not [m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == path]
+
+
+@pytest.mark.asyncio
+async def test_manifest_before_start_uses_a_short_lived_worker():
+    b = ProcessBackend(ADAPTERS / "identity")
+    manifest = await b.manifest()
+    assert manifest["commands"][0]["name"] == "identity" and b.state is BackendState.STOPPED
+
+
+@pytest.mark.asyncio
+async def test_own_interpreter_from_the_card(backends):
+    b = await backends("bad_output", python=sys.executable)
+    assert b._worker.proc.args[0] == sys.executable
+    card = ProcessBackend(ADAPTERS / "bad_output", {"process": {"python": sys.executable}})
+    assert card.python == sys.executable
+    await card.start({})
+    try:
+        assert await card.call("echo", {"text": "venv"}) == {"text": "venv"}
+    finally:
+        await card.stop()
+
+
+@pytest.mark.asyncio
+async def test_missing_interpreter_is_a_clear_setup_error():
+    b = ProcessBackend(ADAPTERS / "bad_output", {"process": {"python": "/nowhere/bin/python"}})
+    with pytest.raises(SetupError, match="cannot start a worker with /nowhere/bin/python"):
+        await b.start({})
+    assert b.state is BackendState.FAILED
+
+
+@pytest.mark.asyncio
+async def test_cancelled_generator_stops_and_frees_the_worker(backends):
+    b = await backends("kitchen_sink")
+    task = asyncio.create_task(b.call("count", {"steps": 50, "delay": 0.05}, on_partial=lambda o, i: None))
+    await asyncio.sleep(0.3)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    t = time.perf_counter()
+    assert await b.call("count", {"steps": 1}) == {"n": 1}
+    assert time.perf_counter() - t < 1  # not the 2 s the whole generator would take
+
+
+@pytest.mark.asyncio
+async def test_stop_ends_a_hung_worker(backends):
+    b = await backends("hang_in_command")
+    proc = b._worker.proc
+    task = asyncio.create_task(b.call("echo", {"text": "hang"}))
+    await asyncio.sleep(0.2)
+    await b.stop()
+    with pytest.raises(Conflict, match="stopped"):
+        await task
+    assert proc.poll() is not None
+
+
+def test_describe_exit():
+    assert describe_exit(3) == "exited with code 3"
+    assert describe_exit(-9) == "killed by SIGKILL (out of memory?)"
+    assert describe_exit(-15) == "killed by SIGTERM"
+    assert describe_exit(None) == "closed its connection"
+
+
+@pytest.mark.asyncio
+async def test_gpu_flag_comes_from_the_card_unless_the_model_knows(backends):
+    assert (await backends("bad_output")).gpu is False
+    assert (await backends("bad_output", gpu=True)).gpu is True
