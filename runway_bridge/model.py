@@ -175,6 +175,7 @@ class Model:
         t["model"] = t["encode"] = 0.0
         try:
             result = cmd.fn(state, args)
+            t["model"] += (time.perf_counter() - t1) * 1000
             steps = result if inspect.isgenerator(result) else iter((result,))
             while True:
                 t1 = time.perf_counter()
