@@ -13,7 +13,7 @@ from aiohttp import web
 from .backends import create as create_backend
 from .catalog import Catalog, Entry
 from .config import Config
-from .errors import Conflict
+from .errors import BadInput, Conflict
 from .host import Host, HostState
 from .metrics import Metrics
 from .types import DecodeContext
@@ -43,11 +43,16 @@ class Bridge:
         entry = self.entry(model_id)
         host = self.hosts.get(model_id)
         kind = backend or self.config.backends.get(model_id) or entry.backend
+        if (entry.dir is None) != (kind == "remote"):  # a remote model runs only there, and only it does
+            raise BadInput(f"{model_id} is {'a remote model' if entry.dir is None else 'not a remote model'}; "
+                           f"it cannot run on the {kind} backend")
         opts = {**entry.card.get("options", {}), **self.config.model_options.get(model_id, {}), **(options or {})}
         if host is not None and host.backend.kind != kind:
             raise Conflict(f"{model_id} runs on the {host.backend.kind} backend; stop it before moving it to {kind}")
         if host is None:
             kwargs = {"ctx": self.ctx} if kind in ("local", "process") else {}
+            if kind == "remote":
+                kwargs = {"token": self.config.remote_token}
             host = Host(model_id, create_backend(kind, entry.dir, entry.card, **kwargs),
                         default_command=entry.default_command, queue_size=self.config.queue_size,
                         metrics=self.metrics)
@@ -106,6 +111,7 @@ BRIDGE = web.AppKey("bridge", Bridge)
 
 def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     """Assemble the daemon: the bridge, then each transport; models start after the port binds."""
+    from . import sources
     from .transports import http, osc, socketio, websocket
     from .transports._http import DEBUG, TOKEN, middleware
 
@@ -116,21 +122,26 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
         app[TOKEN] = config.token
 
     async def bridge_ctx(app):
+        bridge = app[BRIDGE]
+        remotes = None
+        if config.remotes:  # their catalogues arrive in the background; their --model ids start then
+            from .backends.remote import RemoteDaemons
+
+            remotes = RemoteDaemons(bridge)
+            remotes.start()
         for model_id in config.models:
-            app[BRIDGE].start(model_id)
+            if remotes is None or model_id in bridge.catalog.entries:
+                bridge.start(model_id)
         yield
-        await app[BRIDGE].close()
+        await bridge.close()
+        if remotes is not None:
+            await remotes.close()
 
     app.cleanup_ctx.append(bridge_ctx)
     websocket.setup_websocket(app)
     socketio.setup_socketio(app)
     if config.osc_port is not None:
         osc.setup_osc(app)
+    sources.setup_sources(app)
     http.setup_http(app)
-    try:
-        from . import sources
-    except ImportError:
-        sources = None
-    if sources is not None and config.sources:
-        sources.setup_sources(app)
     return app

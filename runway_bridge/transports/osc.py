@@ -34,6 +34,7 @@ __all__ = ["setup_osc", "OscServer", "OSC", "parse_hostport"]
 
 log = logging.getLogger(__name__)
 _MODEL_ADDR = re.compile(r"(?:/v1/models)?/([^/]+)/(query|info)")
+MAX_PEERS = 64
 _OURS = ("/server/connect", "/server/disconnect", "/query", "/info")
 
 
@@ -89,25 +90,29 @@ class OscServer:
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
         cfg = self.bridge.config
+        wek = [(self.wek_name, True)] if self.wek_name else []
+        for name, is_wek in [*((t, False) for t in self.target_names), *wek]:
+            try:
+                info = await loop.getaddrinfo(*name, type=socket.SOCK_DGRAM)
+            except OSError as e:
+                log.error("OSC: cannot resolve %s:%d (%s); nothing is sent there", *name, e)
+                continue
+            if self.out is None:  # unbound: the daemon may listen on loopback and push to the LAN
+                self.out, _ = await loop.create_datagram_endpoint(_Protocol, family=info[0][0])
+            if is_wek:
+                self.wek = info[0][4][:2]
+            else:
+                self.targets.append(info[0][4][:2])
+            log.info("OSC %s %s:%d", "Wekinator /wek/inputs to" if is_wek else "push target", *name)
         try:
             self.transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Protocol(self.datagram_received), local_addr=(cfg.host, cfg.osc_port))
         except OSError as e:
-            log.error("OSC is off: cannot listen on udp %s:%s (%s); pick another --osc-port or --no-osc",
+            log.error("OSC in is off: cannot listen on udp %s:%s (%s); pick another --osc-port or --no-osc",
                       cfg.host, cfg.osc_port, e.strerror or e)
-            return
-        self.port = self.transport.get_extra_info("sockname")[1]
-        log.info("OSC listening on udp://%s:%d (replies to port %d)", cfg.host, self.port, self.reply_port)
-        for name in [*self.target_names, *([self.wek_name] if self.wek_name else [])]:
-            info = await loop.getaddrinfo(*name, type=socket.SOCK_DGRAM)
-            if self.out is None:  # unbound: the daemon may listen on loopback and push to the LAN
-                self.out, _ = await loop.create_datagram_endpoint(_Protocol, family=info[0][0])
-            addr = info[0][4][:2]
-            if name == self.wek_name:
-                self.wek = addr
-            else:
-                self.targets.append(addr)
-            log.info("OSC %s %s:%d", "Wekinator /wek/inputs to" if name == self.wek_name else "push target", *name)
+        else:
+            self.port = self.transport.get_extra_info("sockname")[1]
+            log.info("OSC listening on udp://%s:%d (replies to port %d)", cfg.host, self.port, self.reply_port)
         for host in self.bridge.hosts.values():
             self.attach(host)
 
@@ -159,8 +164,11 @@ class OscServer:
 
     def _connect(self, src, address, *args) -> None:
         port = self._port_arg(args, address)
-        peer = (src[0], port)
-        self.peers[peer] = None
+        self.peers.pop((src[0], port), None)
+        self.peers[(src[0], port)] = None
+        while len(self.peers) > MAX_PEERS:  # the oldest goes: no sender can grow the fan-out without bound
+            self.peers.pop(next(iter(self.peers)))
+        self.reply_to = {s: p for s, p in self.reply_to.items() if (s[0], p) in self.peers}
         self.reply_to[src] = port
         log.info("OSC client %s:%d connected; replies go to port %d", src[0], src[1], port)
 
@@ -244,8 +252,8 @@ class OscServer:
 
     def _send(self, datagrams: list[bytes], to, transport=None) -> None:
         transport = transport or self.transport
-        if transport is None or transport.is_closing():
-            return
+        if transport is None or transport.is_closing() or transport.get_write_buffer_size() > 1 << 20:
+            return  # closed, or the interface is not keeping up: drop rather than buffer without bound
         own = self.transport.get_extra_info("sockname")[:2] if self.transport else None
         for addr in to:
             if addr == own:
@@ -273,6 +281,8 @@ class OscServer:
             wek = None
             if self.wek and result.model == self.bridge.default_id:
                 floats = codec.wekinator_floats(outputs, specs)
+                if floats is None and all(codec.numeric(v) is None for v in outputs.values()):
+                    self._warn_once(("wek0", result.model), "Wekinator: %s has no numeric output", result.model)
                 if floats is not None:
                     wek = codec.float_message("/wek/inputs", floats)
                     if len(wek) > self.limit:
@@ -280,8 +290,8 @@ class OscServer:
                                         "datagram; raise --osc-max-datagram", len(floats), result.model, self.limit)
                         wek = None
             if omitted:
-                self._warn_once(("omit", result.model, tuple(omitted)), "OSC /data of %s leaves out %s (over %d "
-                                "bytes; the numbers go to /%s/...)", result.model, omitted, self.limit, result.model)
+                self._warn_once(("omit", result.model, tuple(omitted)), "OSC /data of %s has notes instead of %s: over "
+                                "the %d-byte datagram limit (--osc-max-datagram)", result.model, omitted, self.limit)
             result.encoded["osc"] = ([data], numbers, wek)
         return result.encoded["osc"]
 

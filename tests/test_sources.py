@@ -1,0 +1,108 @@
+"""Daemon-side sources: a real video file read by the daemon, results pushed to an OSC target."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+from liblo_peer import OscDump
+
+from runway_bridge.sources import parse_source
+
+from conftest import free_port, http
+
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")  # Debian opencv-doc: pedestrians
+
+
+@pytest.fixture
+def video(tmp_path, astronaut) -> Path:
+    """20 frames of the astronaut drifting, 256x256 MJPG at 10 fps."""
+    path = tmp_path / "astronaut.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (256, 256))
+    bgr = cv2.cvtColor(cv2.resize(astronaut, (288, 288)), cv2.COLOR_RGB2BGR)
+    for i in range(20):
+        out.write(bgr[i : i + 256, i : i + 256].copy())
+    out.release()
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def wait(cond, timeout=15):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_parse_source():
+    assert parse_source("face_mesh=0") == ("face_mesh", "0")
+    assert parse_source("pose=rtsp://cam/1?a=b") == ("pose", "rtsp://cam/1?a=b")
+    with pytest.raises(ValueError, match="MODEL_ID=SOURCE"):
+        parse_source("video.mp4")
+
+
+def test_source_pushes_results_to_osc_target_without_a_frame_sent(daemon, video):
+    target = OscDump()
+    try:
+        d = daemon("haar_faces", osc=True,
+                   args=["--source", f"haar_faces={video}", "--osc-target", f"127.0.0.1:{target.port}"])
+        boxes = target.wait(lambda: len(target.messages("/haar_faces/boxes/0")) >= 5 and
+                            target.messages("/haar_faces/boxes/0"))
+        x0, y0, x1, y1 = map(float, boxes[0][1].split())
+        assert boxes[0][0] == "ffff" and 0.25 < x0 < x1 < 0.75 and 0.0 < y0 < y1 < 0.5
+        status, _, st = d.get("/v1/models/haar_faces/source")
+        assert status == 200 and st["state"] == "running" and st["kind"] == "file" and st["loop"] is True
+        assert st["fps"] == 10 and (st["width"], st["height"]) == (256, 256)
+        assert st["frames_read"] >= 5 and st["processed"] >= 5 and st["dropped"] >= 0
+        time.sleep(0.5)
+        later = d.get("/v1/models/haar_faces/source")[2]
+        assert 5 <= later["read_fps"] <= 15  # paced to the file's 10 fps, not as fast as it decodes
+        assert d.get("/v1/sources")[2]["sources"][0]["model"] == "haar_faces"
+    finally:
+        target.close()
+
+
+def test_source_api_errors_loop_and_stop(daemon, video, tmp_path):
+    d = daemon("haar_faces", args=["--source", f"haar_faces={video}"])
+    missing = tmp_path / "nope.mp4"
+    status, _, body = d.post("/v1/models/haar_faces/source", {"source": str(missing)})
+    assert status == 404 and body["error"] == f"video file not found: {missing}"
+    status, _, body = d.post("/v1/models/haar_faces/source", {"source": "17"})
+    assert status == 400 and "camera 17 could not be opened" in body["error"]
+    status, _, body = d.post("/v1/models/haar_faces/source", {"source": f"http://127.0.0.1:{free_port()}/cam.mjpg"})
+    assert status == 400 and "could not open the stream" in body["error"]
+    not_video = tmp_path / "notes.avi"
+    not_video.write_text("hello")
+    status, _, body = d.post("/v1/models/haar_faces/source", {"source": str(not_video)})
+    assert status == 400 and "could not read" in body["error"]
+    assert d.post("/v1/models/haar_faces/source", {"loop": True})[0] == 400
+    assert d.post("/v1/models/no_such_model/source", {"source": "0"})[0] == 404
+
+    # a fast, looping replacement: more frames than the file holds
+    status, _, body = d.post("/v1/models/haar_faces/source", {"source": str(video), "fps": 100})
+    assert status == 201 and body["max_fps"] == 100
+    wait(lambda: d.get("/v1/models/haar_faces/source")[2]["frames_read"] > 30)
+    status, _, body = d.post("/v1/models/haar_faces/source", {"source": str(video), "loop": False, "fps": 100})
+    assert status == 201
+    st = wait(lambda: (s := d.get("/v1/models/haar_faces/source")[2])["state"] == "ended" and s)
+    assert st["frames_read"] == 20 and st["error"] is None
+
+    assert http("DELETE", d.url + "/v1/models/haar_faces/source")[2] == {"model": "haar_faces", "stopped": True}
+    assert d.get("/v1/models/haar_faces/source")[0] == 404
+    assert http("DELETE", d.url + "/v1/models/haar_faces/source")[2]["stopped"] is False
+    assert d.proc.poll() is None
+
+
+@pytest.mark.skipif(not VTEST.is_file(), reason="Debian opencv-doc is not installed")
+def test_source_starts_its_model_and_reads_vtest(daemon, video):
+    d = daemon("haar_faces", args=["--source", f"haar_faces={video}"])
+    status, _, body = d.post("/v1/models/cartoon/source", {"source": str(VTEST)})  # cartoon was not started
+    assert status == 201 and (body["width"], body["height"], body["fps"]) == (768, 576, 10)
+    d.wait_running("cartoon")
+    st = wait(lambda: (s := d.get("/v1/models/cartoon/source")[2])["processed"] >= 2 and s)
+    assert st["state"] == "running" and st["last_error"] is None
