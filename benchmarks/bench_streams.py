@@ -21,15 +21,15 @@ from pathlib import Path
 
 import aiohttp
 import cv2
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import free_port  # noqa: E402
 from runway_bridge.types import Blob  # noqa: E402
 from runway_bridge.wire import decode_frame, encode_frame  # noqa: E402
+
+from conftest import free_port  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
