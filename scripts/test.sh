@@ -8,7 +8,7 @@ if [ -f scripts/docker-setup.sh ]; then
 fi
 printf '\033[1m==> %s\033[0m\n' "ruff"
 .venv/bin/ruff check .
-if [ "$#" -eq 0 ] && command -v unshare ip >/dev/null && unshare -n true 2>/dev/null; then
+if [ "$#" -eq 0 ] && command -v unshare >/dev/null && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
   # Proof that no model downloads anything at run time: the catalogue's tests, with the network
   # cut off (a fresh network namespace with only loopback up).
   printf '\033[1m==> %s\033[0m\n' "catalogue tests with no network"
