@@ -21,7 +21,10 @@ DESCRIPTION = "Put machine-learning models into live creative work (Runway-compa
 def _config(args) -> Config:  # noqa: F821
     from .config import Config
 
-    data = Config.from_file(args.config) if getattr(args, "config", None) else {}
+    try:
+        data = Config.from_file(args.config) if getattr(args, "config", None) else {}
+    except (OSError, ValueError) as e:
+        sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
     for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
                  "queue_size", "file_root", "remote_token"):
@@ -62,9 +65,13 @@ def cmd_serve(args) -> None:
     cfg = _config(args)
     require_token_for(cfg.host, cfg.token)
     logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, format="%(message)s")
+    if cfg.remotes and not cfg.remote_token:
+        sys.exit("--remote needs the remote daemon's token: pass --remote-token TOKEN "
+                 "(or set RUNWAY_BRIDGE_REMOTE_TOKEN, or remote_token in the config file)")
     catalog = Catalog(cfg.adapter_dirs())
     for model_id in cfg.models:
-        catalog.get(model_id)  # fail now, with the list of known ids, not after binding
+        if not cfg.remotes:  # with remotes, an unknown id may be theirs: it starts once they answer
+            catalog.get(model_id)  # fail now, with the list of known ids, not after binding
     bridge = Bridge(cfg, catalog)
     app = create_app(cfg, bridge)
 
