@@ -15,6 +15,7 @@ try:
     import tomllib
 except ImportError:  # Python 3.10
     import tomli as tomllib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +31,10 @@ CATEGORIES = {"extract": "Extract and identify", "transform": "Transform", "gene
 @dataclass
 class Entry:
     id: str
-    dir: Path
+    dir: Path | None  # None for a model of a remote daemon
     card: dict
     manifest: dict | None = field(default=None, repr=False)
+    read_manifest: Callable[[], Awaitable[dict]] | None = field(default=None, repr=False)  # remote models
 
     @property
     def license(self) -> dict:
@@ -62,6 +64,7 @@ class Entry:
             "publisher": c.get("publisher"),
             "speed": c.get("speed", {}),
             "backend": self.backend,
+            "default_command": self.default_command,
         }
 
 
@@ -118,10 +121,18 @@ class Catalog:
         entry = self.entries[card["id"]] = Entry(card["id"], folder, card)
         return entry
 
+    def add_remote(self, card: dict, read_manifest: Callable[[], Awaitable[dict]]) -> Entry:
+        """A model of a remote daemon (`backends.remote`): no folder; its card says ``backend =
+        "remote"`` and ``remote = {url, id}``; `read_manifest` asks the remote for its manifest."""
+        entry = self.entries[card["id"]] = Entry(card["id"], None, card, read_manifest=read_manifest)
+        return entry
+
     async def manifest(self, model_id: str) -> dict:
-        """The model's options and commands, read in a child process the first time."""
+        """The model's options and commands, read in a child process (or from its remote) the first time."""
         entry = self.get(model_id)
-        if entry.manifest is None:
+        if entry.manifest is None and entry.read_manifest is not None:
+            entry.manifest = await entry.read_manifest()
+        elif entry.manifest is None:
             entry.manifest = await read_manifest(entry.dir, entry.card)
         return entry.manifest
 

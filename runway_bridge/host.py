@@ -309,6 +309,7 @@ class Host:
             "state": self.state.value,
             "error": self.error.message if self.error else None,
             "backend": self.backend.kind,
+            "detail": self.backend.detail,  # e.g. "remote ... unreachable: ...; retrying in 2.0 s"
             "gpu": bool(self.backend.gpu),
             "options": self.options,
             "queue": len(self.queue),

@@ -104,6 +104,8 @@ def result_message(result, *, binary: bool) -> tuple[str | None, bytes | None]:
         head["type"] = "error"
         head["error"] = result.error.message
         head["status"] = result.error.status
+        if result.error.field:
+            head["field"] = result.error.field
         return json.dumps(head), None
     outputs = result.outputs or {}
     parts = [(k, v) for k, v in outputs.items() if isinstance(v, Blob)] if binary else []

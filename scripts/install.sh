@@ -20,6 +20,12 @@ $PIP install -q -e ".$extras"
 # they really import are in pyproject.toml.
 $PIP install -q --no-deps mediapipe==0.10.21 fer==25.10.3
 
+if command -v npm >/dev/null; then
+  say "Installing p5.js for the example sketches"
+  (cd runway_bridge/web/vendor && npm install --no-audit --no-fund --loglevel=error) \
+    || echo "   (p5.js not installed: the example pages will use a CDN copy when online)"
+fi
+
 if [ "${1:-}" = "--test" ]; then
   if command -v apt-get >/dev/null; then
     missing=""

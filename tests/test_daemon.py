@@ -197,3 +197,11 @@ def test_non_commercial_models_say_so_when_started(daemon):
     while "does not allow commercial use" not in d.output() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "slow_setup's licence (none) does not allow commercial use" in d.output()
+
+
+def test_console_and_static_files_need_no_token_but_the_api_does(daemon):
+    d = daemon("kitchen_sink", args=["--token", "s3cret"], wait=False)
+    assert d.get("/")[0] == 200
+    assert d.get("/client/runway-bridge.js")[0] == 200
+    assert d.get("/v1/models")[0] == 401
+    assert d.get("/healthz")[2]["osc_port"] is None

@@ -187,3 +187,10 @@ def test_an_unmodified_runway_model_file_runs(model_server, astronaut):
     assert out == {"caption": "an image of 50x100", "size": 5000, "norm": 5.0}
     status, _, out = s.post("/describe", {"image": data_uri(jpeg(astronaut)), "z": [1]})
     assert status == 400 and "z" in out["error"]
+
+
+def test_token_guards_the_model_server_but_not_its_healthcheck(model_server):
+    s = model_server(KITCHEN, env={"RW_TOKEN": "t0k"})
+    assert s.get("/healthcheck")[0] == 200
+    assert s.get("/")[0] == 401 and s.get("/meta")[0] == 401
+    assert s.get("/meta", headers={"Authorization": "Bearer t0k"})[0] == 200

@@ -38,8 +38,8 @@ class Backend(abc.ABC):
     kind = "abstract"
     gpu = False
 
-    def __init__(self, model_dir: Path, card: dict | None = None):
-        self.model_dir = Path(model_dir)
+    def __init__(self, model_dir: Path | None, card: dict | None = None):
+        self.model_dir = Path(model_dir) if model_dir is not None else None  # None: runs elsewhere (remote)
         self.card = card or {}
         self.state = BackendState.STOPPED
 
@@ -47,6 +47,12 @@ class Backend(abc.ABC):
         if new is not self.state and new not in _LEGAL[self.state]:
             raise Conflict(f"{self.kind} backend cannot go from {self.state.value} to {new.value}")
         self.state = new
+
+    @property
+    def detail(self) -> str | None:
+        """One line on the backend's health for the model's status (why it is down, when it retries);
+        None while all is well."""
+        return None
 
     @abc.abstractmethod
     async def start(self, options: dict) -> None:

@@ -30,10 +30,17 @@ def error_response(err: BridgeError, debug: bool = False) -> web.Response:
     return web.json_response(err.to_dict(debug), status=err.status, headers=headers)
 
 
+# Open without the token: (exact paths, GET path prefixes, prefixes whose handlers check it themselves).
+PUBLIC = web.AppKey("public", tuple)
+_LIVENESS = (("/healthz", "/healthcheck"), (), ())
+
+
 def check_token(request: web.Request) -> None:
     """Every request must carry the token when one is set: header, bearer or ``?token=``."""
     token = request.app.get(TOKEN)
-    if not token or request.path in ("/healthz", "/healthcheck"):  # liveness reveals nothing
+    exact, get_prefixes, own_check = request.app.get(PUBLIC, _LIVENESS)
+    path = request.path
+    if not token or path in exact or path.startswith(own_check) or (request.method == "GET" and path.startswith(get_prefixes)):
         return
     given = (request.headers.get("X-Runway-Token") or request.query.get("token")
              or request.headers.get("Authorization", "").removeprefix("Bearer ").strip())

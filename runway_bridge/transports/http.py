@@ -16,9 +16,11 @@ from ..errors import BadInput, NotFound
 from ..types import Blob
 from ..wire import is_bare_image, outputs_to_json
 from . import openapi
-from ._http import json_response, output_formats, read_json
+from ._http import PUBLIC, json_response, output_formats, read_json
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+EXAMPLES = WEB.parent.parent / "examples"
+P5 = WEB / "vendor" / "node_modules" / "p5" / "lib" / "p5.min.js"
 LAUNCHED = web.AppKey("launched", float)
 
 
@@ -40,19 +42,24 @@ def setup_http(app: web.Application) -> None:
         r.add_get(prefix + "/data", data)
         r.add_get(prefix + "/error", error)
         r.add_get(prefix + "/info", info)
-    if WEB.is_dir():
-        r.add_get("/", console)
-        r.add_static("/client/", WEB / "client", show_index=False) if (WEB / "client").is_dir() else None
-        r.add_static("/web/", WEB, show_index=False)
-    # examples/ (p5.js sketches) at /examples/ when running from a checkout; added by the web-client helper
-    (r.add_static("/examples/", WEB.parent.parent / "examples") if (WEB.parent.parent / "examples").is_dir() else None)
+    # Liveness, the console page and the files shipped with the package need no token; Socket.IO
+    # checks it in its connect handler (the token may come in its auth payload).
+    app[PUBLIC] = (("/healthz", "/"), ("/web/", "/client/", "/examples/", "/vendor/"), ("/socket.io/",))
+    r.add_get("/", console)
+    r.add_static("/client/", WEB / "client", show_index=False)
+    r.add_static("/web/", WEB, show_index=False)
+    if EXAMPLES.is_dir():  # running from a checkout: the p5.js sketches
+        r.add_static("/examples/", EXAMPLES)
+    r.add_get("/vendor/p5.min.js", p5)
 
 
 # -- health and metrics ----------------------------------------------------------------------
 
 
 async def healthz(request):
-    return json_response({"status": "ok", "uptime_s": round(time.time() - request.app[LAUNCHED], 3)})
+    cfg = request.app[BRIDGE].config
+    return json_response({"status": "ok", "uptime_s": round(time.time() - request.app[LAUNCHED], 3),
+                          "osc_port": cfg.osc_port, "osc_reply_port": cfg.osc_reply_port if cfg.osc_port else None})
 
 
 async def readyz(request):
@@ -73,6 +80,14 @@ async def openapi_json(request):
 
 async def console(request):
     return web.FileResponse(WEB / "index.html")
+
+
+async def p5(request):
+    """p5.js for the examples, from the npm package scripts/install.sh puts beside the console."""
+    if not P5.is_file():
+        raise NotFound("p5.js is not installed here; run scripts/install.sh (it needs npm), "
+                       "or the example pages fall back to a CDN copy when online")
+    return web.FileResponse(P5)
 
 
 # -- catalogue ---------------------------------------------------------------------------------

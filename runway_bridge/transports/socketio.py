@@ -74,6 +74,16 @@ class _WebSocket(eio_aiohttp.WebSocket):
         return self._sock
 
 
+class _Server(socketio.AsyncServer):
+    async def _handle_eio_disconnect(self, eio_sid, reason):
+        # engine.io leaves a long-polling client's pending GET open for ping_interval +
+        # ping_timeout (45 s) after the client closed; end it, as engine.io does on upgrade
+        await super()._handle_eio_disconnect(eio_sid, reason)
+        sock = self.eio.sockets.get(eio_sid)
+        if sock is not None and not sock.upgraded:
+            sock.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
+
+
 # -- wire forms ------------------------------------------------------------------------------
 def _to_bytes(value):
     """Outputs with every `Blob` as its bytes (Socket.IO sends them as binary attachments)."""
@@ -121,24 +131,23 @@ def _inputs(payload, command: dict | None) -> tuple[dict, object, str | None]:
     for k, v in payload.items():
         if k == "_meta" or (k == "frame" and "frame" not in names):
             continue
-        if isinstance(v, (bytes, bytearray)) and is_bare_image(v):
-            v = Blob(is_bare_image(v), bytes(v))
-        inputs[k] = v
+        fmt = is_bare_image(v) if isinstance(v, (bytes, bytearray)) else None
+        inputs[k] = Blob(fmt, bytes(v)) if fmt else v
     return inputs, frame, meta.get("command")
 
 
 class _Client:
     """One connection to one model: its stream, its subscription and its two outboxes."""
 
-    def __init__(self, sio, host, namespace: str, sid: str, opts: dict):
-        self.sio, self.host, self.namespace, self.sid = sio, host, namespace, sid
+    def __init__(self, sio, host, namespace: str, sid: str, opts: dict, command: dict):
+        self.sio, self.host, self.namespace, self.sid, self.command = sio, host, namespace, sid, command
+        self.eio_sid = sio.manager.eio_sid_from_sid(sid, namespace)
         self.binary = opts.get("binary", "") in ("1", "true", True, 1)
         fmt = opts.get("format")
         formats = {"image": fmt, "segmentation": fmt} if fmt else None
-        self.stream = host.open_stream(opts.get("command"), self.deliver, formats)
+        self.stream = host.open_stream(command["name"], self.deliver, formats)
         self.data = Outbox(self.send)
         self.errors = Outbox(self.send)
-        self.command: dict | None = None
         self.info_task: asyncio.Task | None = None
         host.subscribe(self.others)
 
@@ -158,8 +167,7 @@ class _Client:
 
     async def send(self, packets: list) -> None:
         """Queue the packets, then wait until the client's link took them (latest-wins upstream)."""
-        eio_sid = self.sio.manager.eio_sid_from_sid(self.sid, self.namespace)
-        sock = self.sio.eio.sockets.get(eio_sid)
+        sock = self.sio.eio.sockets.get(self.eio_sid)
         if sock is None or sock.closed:
             return
         try:
@@ -180,9 +188,9 @@ class _Client:
 
 # -- server ----------------------------------------------------------------------------------
 def setup_socketio(app: web.Application) -> None:
-    sio = socketio.AsyncServer(async_mode="aiohttp", namespaces="*", cors_allowed_origins=[],
-                               max_http_buffer_size=app._client_max_size, http_compression=False,
-                               async_handlers=False)
+    # CORS and compression come from the daemon's middleware; handlers never block, so run inline
+    sio = _Server(async_mode="aiohttp", namespaces="*", cors_allowed_origins=[], http_compression=False,
+                  max_http_buffer_size=app._client_max_size, async_handlers=False)
     sio.attach(app, socketio_path="socket.io")
     sio.eio._async = {**sio.eio._async, "translate_request": _translate_request, "websocket": _WebSocket}
     app[SIO] = sio
@@ -203,8 +211,7 @@ def setup_socketio(app: web.Application) -> None:
         fmt = opts.get("format")
         if fmt and fmt not in ("jpeg", "png"):
             raise socketio.exceptions.ConnectionRefusedError("format must be jpeg or png")
-        client = _Client(sio, host, namespace, sid, opts)
-        client.command = info.pop("_command")
+        client = _Client(sio, host, namespace, sid, opts, info.pop("_command"))
         clients[(namespace, sid)] = client
         info["_meta"] = {"model": host.id, "command": client.stream.command, "stream": client.stream.id,
                          "binary": client.binary}

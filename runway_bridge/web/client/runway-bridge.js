@@ -38,13 +38,16 @@
   // -- small helpers ---------------------------------------------------------------------------
 
   // The daemon that served this file is the default bridge (works from any page, p5 web editor included).
-  var SCRIPT_ORIGIN = (function () {
+  // A token in the script's own URL (runway-bridge.js?token=...) is the default token too.
+  var SCRIPT_URL = (function () {
     try {
       var src = (typeof document !== 'undefined' && document.currentScript && document.currentScript.src) ||
         (typeof globalThis !== 'undefined' && globalThis.__runwayBridgeModuleUrl) || '';
-      return /^https?:/.test(src) ? new URL(src).origin : null;
+      return /^https?:/.test(src) ? new URL(src) : null;
     } catch (e) { return null; }
   })();
+  var SCRIPT_ORIGIN = SCRIPT_URL && SCRIPT_URL.origin;
+  var SCRIPT_TOKEN = SCRIPT_URL && SCRIPT_URL.searchParams.get('token');
 
   function defaultBase() {
     if (SCRIPT_ORIGIN) return SCRIPT_ORIGIN;
@@ -326,14 +329,15 @@
   /**
    * @param {string} [url] the daemon, e.g. 'http://127.0.0.1:8000'; default: the daemon this file was
    *   loaded from, else the page's origin, else http://127.0.0.1:8000
-   * @param {object} [opts] {token}: sent as a Bearer header (HTTP) and ?token= (WebSocket)
+   * @param {object} [opts] {token}: sent as a Bearer header (HTTP) and ?token= (WebSocket); default: the
+   *   token in this script's URL (runway-bridge.js?token=...) when no url is given
    */
   function RunwayBridge(url, opts) {
     if (!(this instanceof RunwayBridge)) return new RunwayBridge(url, opts);
     if (url && typeof url === 'object') { opts = url; url = null; }
     opts = opts || {};
     this.url = String(url || defaultBase()).replace(/\/+$/, '');
-    this.token = opts.token || null;
+    this.token = opts.token || (url ? null : SCRIPT_TOKEN) || null;
     this._models = {};
   }
 

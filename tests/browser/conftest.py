@@ -1,0 +1,148 @@
+"""Browser tests: a real daemon, headless Chromium with a fake webcam, and the pages users open.
+
+Needs Debian's ``chromium`` and ``npm install`` in tests/node (playwright-core, p5); skipped without them.
+Screenshots go to ``test-artifacts/browser/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .media import astronaut_frame, write_y4m
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_DIR = ROOT / "tests" / "node"
+DRIVER = Path(__file__).with_name("drive.mjs")
+CHROMIUM = os.environ.get("RUNWAY_BRIDGE_CHROMIUM", "/usr/bin/chromium")
+P5 = NODE_DIR / "node_modules" / "p5" / "lib" / "p5.min.js"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+
+
+def _missing() -> str | None:
+    if not shutil.which("node"):
+        return "node is not installed"
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if not (NODE_DIR / "node_modules" / "playwright-core").is_dir() or not P5.is_file():
+        return "run `npm install` in tests/node (playwright-core, p5)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _missing()
+    if reason:
+        for item in items:
+            if "drive" in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _free_port(kind=socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 2.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+class Daemon:
+    def __init__(self, models: list[str], extra: list[str] | None = None):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = ARTIFACTS / f"daemon-{self.port}.log"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.osc_port = _free_port(socket.SOCK_DGRAM)
+        cmd = [sys.executable, "-m", "runway_bridge", "serve", "--port", str(self.port),
+               "--osc-port", str(self.osc_port), "--osc-reply-port", str(_free_port(socket.SOCK_DGRAM))]
+        for m in models:
+            cmd += ["--model", m]
+        self._log = open(self.log, "wb")
+        self.proc = subprocess.Popen(cmd + (extra or []), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while True:
+            try:
+                _get(self.url + "/healthz")
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"daemon did not start: {self.log.read_text()[-2000:]}") from None
+                time.sleep(0.2)
+
+    def wait_running(self, model: str, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while _get(f"{self.url}/v1/models/{model}")["status"]["state"] != "RUNNING":
+            if time.time() > deadline:
+                raise RuntimeError(f"{model} did not start: {self.log.read_text()[-2000:]}")
+            time.sleep(0.2)
+
+    def state(self, model: str) -> str:
+        return _get(f"{self.url}/v1/models/{model}")["status"]["state"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="session")
+def camera(tmp_path_factory) -> Path:
+    """The fake webcam: the astronaut photo as a short looping y4m video."""
+    return write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_frame(), frames=4)
+
+
+@pytest.fixture(scope="session")
+def bridge_daemon():
+    """One daemon for the browser tests; pages start the models they need, as users' pages do."""
+    d = Daemon(["haar_faces"])
+    d.wait_running("haar_faces")
+    yield d
+    d.stop()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def drive(tmp_path, camera, artifacts):
+    """Run one plan in Chromium (see drive.mjs); returns the answer dict, failing with the page's logs."""
+
+    def run(url: str, steps: list, *, name: str, timeout_ms: int = 60000, use_camera: bool = True,
+            viewport: tuple[int, int] = (1100, 800)) -> dict:
+        plan = {"url": url, "steps": steps, "p5": str(P5), "chromium": CHROMIUM, "timeout": timeout_ms,
+                "viewport": {"width": viewport[0], "height": viewport[1]},
+                "camera": str(camera) if use_camera else None,
+                "failScreenshot": str(artifacts / f"{name}-FAILED.png")}
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(plan))
+        out = subprocess.run(["node", str(DRIVER), str(path)], capture_output=True, text=True,
+                             timeout=timeout_ms / 1000 + 60, cwd=ROOT)
+        try:
+            answer = json.loads(out.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError):
+            pytest.fail(f"driver gave no answer (rc {out.returncode}): {out.stderr[-3000:]}")
+        (artifacts / f"{name}.log.json").write_text(json.dumps(answer, indent=1))
+        if not answer["ok"]:
+            pytest.fail(f"{name}: {answer.get('error')}\nstep: {answer.get('step')}\n"
+                        f"page errors: {answer['pageErrors']}\nconsole: {answer['console'][-20:]}")
+        return answer
+
+    return run
