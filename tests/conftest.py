@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -65,7 +65,7 @@ class Server:
     port: int
     osc_port: int | None = None
     log: Path | None = None
-    extra: dict = field(default_factory=dict)
+    token: str | None = None
 
     @property
     def url(self) -> str:
@@ -77,9 +77,17 @@ class Server:
     def post(self, path: str, body=None, **kw):
         return http("POST", self.url + path, {} if body is None else body, **kw)
 
+    def _q(self) -> str:
+        return f"?token={self.token}" if self.token else ""
+
+    def state(self, model_id: str) -> str:
+        return self.get(f"/v1/models/{model_id}{self._q()}")[2]["status"]["state"]
+
     def wait_running(self, model_id: str, timeout: float = 60) -> None:
-        wait_http(f"{self.url}/v1/models/{model_id}", self.proc, timeout,
-                  lambda s, b: s == 200 and b["status"]["state"] in ("RUNNING", "FAILED"))
+        body = wait_http(f"{self.url}/v1/models/{model_id}{self._q()}", self.proc, timeout,
+                         lambda s, b: s == 200 and b["status"]["state"] in ("RUNNING", "FAILED"))
+        if body["status"]["state"] != "RUNNING":
+            raise RuntimeError(f"{model_id} failed to start: {body['status']['error']}\n{self.output()[-2000:]}")
 
     def output(self) -> str:
         return self.log.read_text() if self.log else ""
@@ -99,36 +107,44 @@ def _env() -> dict:
     return env
 
 
+def launch_daemon(log_dir: Path, *models: str, args: list[str] = (), osc: bool = False, wait: bool = True,
+                  fixtures: bool = True, env: dict | None = None, token: str | None = None) -> Server:
+    """Start ``runway-bridge serve`` on free ports, wait for /healthz (and its models unless `wait`
+    is false). With `osc`, OSC listens on a free port and replies to another free port."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "runway_bridge", "serve", "--port", str(port)]
+    osc_port = None
+    if osc:
+        osc_port = free_port(socket.SOCK_DGRAM)
+        cmd += ["--osc-port", str(osc_port), "--osc-reply-port", str(free_port(socket.SOCK_DGRAM))]
+    else:
+        cmd += ["--no-osc"]
+    if fixtures:
+        cmd += ["--adapters", str(FIXTURE_ADAPTERS)]
+    if token:
+        cmd += ["--token", token]
+    for m in models:
+        cmd += ["--model", m]
+    cmd += list(args)
+    log = Path(log_dir) / f"daemon-{port}.log"
+    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=ROOT,
+                            env={**_env(), **(env or {})})
+    server = Server(proc, port, osc_port, log, token=token)
+    wait_http(server.url + "/healthz", proc)
+    if wait:
+        for m in models:
+            server.wait_running(m)
+    return server
+
+
 @pytest.fixture
 def daemon(tmp_path):
-    """Factory: ``daemon('haar_faces', args=[...])`` starts ``runway-bridge serve`` and waits for /healthz."""
+    """Factory: ``daemon('haar_faces', args=[...])`` starts a daemon (see `launch_daemon`)."""
     started: list[Server] = []
 
-    def start(*models: str, args: list[str] = (), osc: bool = False, wait: bool = True,
-              fixtures: bool = True, env: dict | None = None) -> Server:
-        port = free_port()
-        cmd = [sys.executable, "-m", "runway_bridge", "serve", "--port", str(port)]
-        osc_port = None
-        if osc:
-            osc_port = free_port(socket.SOCK_DGRAM)
-            cmd += ["--osc-port", str(osc_port)]
-        else:
-            cmd += ["--no-osc"]
-        if fixtures:
-            cmd += ["--adapters", str(FIXTURE_ADAPTERS)]
-        for m in models:
-            cmd += ["--model", m]
-        cmd += list(args)
-        log = tmp_path / f"daemon-{port}.log"
-        proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=ROOT,
-                                env={**_env(), **(env or {})})
-        server = Server(proc, port, osc_port, log)
-        started.append(server)
-        wait_http(server.url + "/healthz", proc)
-        if wait:
-            for m in models:
-                server.wait_running(m)
-        return server
+    def start(*models: str, **kwargs) -> Server:
+        started.append(launch_daemon(tmp_path, *models, **kwargs))
+        return started[-1]
 
     yield start
     for s in started:

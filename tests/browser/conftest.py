@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from .media import astronaut_frame, write_y4m
+from conftest import launch_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "node"
@@ -46,58 +43,11 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-def _free_port(kind=socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 2.0) -> dict:
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return json.loads(r.read())
-
-
-class Daemon:
-    def __init__(self, models: list[str], extra: list[str] | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = ARTIFACTS / f"daemon-{self.port}.log"
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.osc_port = _free_port(socket.SOCK_DGRAM)
-        cmd = [sys.executable, "-m", "runway_bridge", "serve", "--port", str(self.port),
-               "--osc-port", str(self.osc_port), "--osc-reply-port", str(_free_port(socket.SOCK_DGRAM))]
-        for m in models:
-            cmd += ["--model", m]
-        self._log = open(self.log, "wb")
-        self.proc = subprocess.Popen(cmd + (extra or []), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while True:
-            try:
-                _get(self.url + "/healthz")
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"daemon did not start: {self.log.read_text()[-2000:]}") from None
-                time.sleep(0.2)
-
-    def wait_running(self, model: str, timeout: float = 60) -> None:
-        deadline = time.time() + timeout
-        while _get(f"{self.url}/v1/models/{model}")["status"]["state"] != "RUNNING":
-            if time.time() > deadline:
-                raise RuntimeError(f"{model} did not start: {self.log.read_text()[-2000:]}")
-            time.sleep(0.2)
-
-    def state(self, model: str) -> str:
-        return _get(f"{self.url}/v1/models/{model}")["status"]["state"]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log.close()
+def Daemon(models: list[str], extra: list[str] = (), **kwargs):
+    """A daemon for the browser tests (built-in catalogue only, OSC on free ports), logging into
+    test-artifacts/ next to the screenshots."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return launch_daemon(ARTIFACTS, *models, args=list(extra), osc=True, fixtures=False, wait=False, **kwargs)
 
 
 @pytest.fixture(scope="session")

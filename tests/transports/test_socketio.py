@@ -9,7 +9,7 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -21,10 +21,11 @@ import pytest
 import socketio
 from skimage import data as skdata
 
+from conftest import free_port, launch_daemon
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = ROOT / "tests" / "node"
 CLIENT_JS = NODE_DIR / "sio_client.js"
-FIXTURES = ROOT / "tests" / "fixtures" / "adapters"
 FACE_CENTRE = (0.435, 0.25)  # the astronaut's face, normalised (tests/adapters/test_face_detection.py)
 NODE = shutil.which("node")
 needs_node = pytest.mark.skipif(
@@ -32,56 +33,15 @@ needs_node = pytest.mark.skipif(
     reason="needs node and socket.io-client: run `npm ci` in tests/node")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=2) as r:
-        return json.loads(r.read())
-
-
-class Daemon:
-    def __init__(self, models: list[str], extra: list[str] = (), token: str | None = None):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.token = token
-        args = [sys.executable, "-m", "runway_bridge.cli", "serve", "--port", str(self.port), "--no-osc",
-                "--adapters", str(FIXTURES), *extra]
-        for m in models:
-            args += ["--model", m]
-        if token:
-            args += ["--token", token]
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        q = f"?token={token}" if token else ""
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, self.proc.stderr.read().decode()
-            try:
-                if all(_get(f"{self.url}/v1/models/{m}{q}")["status"]["state"] == "RUNNING" for m in models):
-                    break
-            except (OSError, urllib.error.URLError, KeyError):
-                pass
-            assert time.monotonic() < deadline, "daemon did not start its models in 60 s"
-            time.sleep(0.2)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc.stderr.close()
+def Daemon(models: list[str], extra: list[str] = (), token: str | None = None):
+    return launch_daemon(Path(tempfile.mkdtemp(prefix="sio-")), *models, args=list(extra), token=token)
 
 
 @pytest.fixture(scope="module")
 def daemon():
     d = Daemon(["haar_faces", "identity"], ["--backend", "identity=local"])
     yield d
-    d.close()
+    d.stop()
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +163,7 @@ def test_node_token_is_required(jpeg):
         refused = node({"url": d.url})
         assert "token" in of(refused, "connect_error")[0]["message"]
     finally:
-        d.close()
+        d.stop()
 
 
 async def _client(url: str, namespace: str = "/", **kw) -> tuple[socketio.AsyncClient, asyncio.Queue]:
@@ -299,7 +259,7 @@ async def test_polling_upload_is_read_whole_by_the_driver_fix():
     app.router.add_post("/", handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     body = b"4" + b"A" * 99_999
     try:
