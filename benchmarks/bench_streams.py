@@ -52,7 +52,11 @@ async def client(url: str, jpg: bytes, fps: float, model_s: float, until: float,
                 header, _ = decode_frame(msg.data) if msg.type == aiohttp.WSMsgType.BINARY else (None, None)
                 if header is None or header.get("type") != "result":
                     continue
-                latencies.append((time.perf_counter() - sent.pop(header["frame"])) * 1000)
+                now = time.perf_counter()
+                sent_at = sent.pop(header["frame"])
+                if now > until:  # the last frames drain with nothing newer to replace them: not steady state
+                    continue
+                latencies.append((now - sent_at) * 1000)
                 model_ms.append(header["timings"]["model"])
                 server_ms.append(header["timings"]["total"])
                 dropped = header["dropped"]
