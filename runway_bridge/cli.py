@@ -61,6 +61,7 @@ def cmd_serve(args) -> None:
     from .catalog import Catalog
     from .daemon import Bridge, create_app
     from .server import require_token_for, serve
+    from .transports.osc import OSC
 
     cfg = _config(args)
     require_token_for(cfg.host, cfg.token)
@@ -78,8 +79,9 @@ def cmd_serve(args) -> None:
     async def after_bind(port: int):
         print(f"runway-bridge {__version__}: {len(catalog)} models in the catalogue")
         print(f"  HTTP, WebSocket, Socket.IO  http://{cfg.host}:{port}   (console: open it in a browser)")
-        if cfg.osc_port is not None:
-            print(f"  OSC in                      udp://{cfg.host}:{cfg.osc_port}   replies to port {cfg.osc_reply_port}")
+        osc = app.get(OSC)
+        if osc is not None and osc.port:
+            print(f"  OSC in                      udp://{cfg.host}:{osc.port}   replies to port {cfg.osc_reply_port}")
         for target in cfg.osc_targets:
             print(f"  OSC out                     {target}")
         for model_id in cfg.models:

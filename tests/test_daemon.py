@@ -205,3 +205,30 @@ def test_console_and_static_files_need_no_token_but_the_api_does(daemon):
     assert d.get("/client/runway-bridge.js")[0] == 200
     assert d.get("/v1/models")[0] == 401
     assert d.get("/healthz")[2]["osc_port"] is None
+
+
+def test_runway_endpoints_with_curl(daemon, astronaut, tmp_path):
+    """curl as the independent client, the way the old Runway examples called the app."""
+    import shutil
+
+    curl = shutil.which("curl")
+    assert curl, "curl is needed for this test"
+    d = daemon("haar_faces")
+    body = tmp_path / "query.json"
+    body.write_text(json.dumps({"image": data_uri(jpeg(astronaut))}))
+
+    def run(*args):
+        out = subprocess.run([curl, "-s", "-w", "\\n%{http_code}", *args], capture_output=True, text=True, timeout=30)
+        text, _, code = out.stdout.rpartition("\n")
+        return int(code), json.loads(text)
+
+    code, out = run("-X", "POST", "-H", "Content-Type: application/json", "--data-binary", f"@{body}", d.url + "/query")
+    assert code == 200 and out["count"] == 1
+    assert run(d.url + "/data") == (200, out)
+    assert run(d.url + "/error") == (200, {"error": None})
+    code, info = run(d.url + "/info")
+    assert code == 200 and [i["name"] for i in info["inputs"]] == ["image", "min_size"]
+    code, err = run("-X", "POST", "-d", '{"image": "nope"}', d.url + "/v1/models/haar_faces/query")
+    assert code == 400 and "image" in err["error"]
+    assert run(d.url + "/v1/models/haar_faces/error") == (200, {"error": err["error"]})
+    assert run(d.url + "/data") == (200, out)

@@ -185,8 +185,10 @@ class OscServer:
         a = args[0]
         if isinstance(a, str) and a.strip().isdigit():
             a = int(a)
+        if isinstance(a, float) and a.is_integer():  # Pd's [oscformat] sends every number as a float
+            a = int(a)
         if not isinstance(a, int) or isinstance(a, bool) or not 0 < a < 65536:
-            raise BadInput(f"{address} takes an optional reply port (int or string of digits), got {a!r}")
+            raise BadInput(f"{address} takes an optional reply port (a whole number), got {a!r}")
         return a
 
     def _other(self, src, address, *args) -> None:
