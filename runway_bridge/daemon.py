@@ -30,6 +30,7 @@ class Bridge:
         self.config = config
         self.catalog = catalog or Catalog(config.adapter_dirs())
         self.metrics = Metrics()
+        self.metrics.watch_streams(lambda: list(self.hosts.values()))
         self.hosts: dict[str, Host] = {}
         self.default_id: str | None = config.models[0] if config.models else None
         self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None)

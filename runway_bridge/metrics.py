@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
 
 __all__ = ["Metrics"]
 
@@ -18,6 +21,10 @@ class Metrics:
         self.frames = Counter("runway_bridge_stream_frames", "Stream frames, by fate", ["model", "fate"], registry=r)
         self.rejected_total = Counter("runway_bridge_rejected", "Requests refused because the queue was full", ["model"], registry=r)
         self.state = Gauge("runway_bridge_model_running", "1 when the model is RUNNING", ["model"], registry=r)
+
+    def watch_streams(self, hosts: Callable[[], Iterable]) -> None:
+        """Per-stream counters, read from the live streams at scrape time (closed ones vanish)."""
+        self.registry.register(_StreamCollector(hosts))
 
     def observe(self, model: str, command: str, status: str, seconds: float) -> None:
         self.requests.labels(model, command, status).inc()
@@ -37,3 +44,21 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StreamCollector:
+    def __init__(self, hosts: Callable[[], Iterable]):
+        self.hosts = hosts
+
+    def collect(self):
+        frames = GaugeMetricFamily("runway_bridge_stream_frames_now", "Frames of each open stream, by fate",
+                                   labels=["model", "stream", "fate"])
+        latency = GaugeMetricFamily("runway_bridge_stream_latency_ms", "Latest arrival-to-result time of each open stream",
+                                    labels=["model", "stream"])
+        for host in self.hosts():
+            for s in host.streams:
+                for fate in ("received", "processed", "dropped"):
+                    frames.add_metric([host.id, str(s.id), fate], getattr(s, fate))
+                latency.add_metric([host.id, str(s.id)], s.last_latency_ms)
+        yield frames
+        yield latency

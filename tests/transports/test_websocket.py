@@ -141,6 +141,7 @@ def test_latest_frame_wins_and_a_slow_client_keeps_its_share(daemon, astronaut):
         return sent, a_results, b_results
 
     sent, a_results, b_results = asyncio.run(go())
+    metrics = d.get("/metrics")[2].decode()
     a_ok = [r for r in a_results if r["type"] == "result"]
     assert sent > 5 * len(a_ok), (sent, len(a_ok))  # most of A's frames were dropped, not queued
     assert a_ok[-1]["dropped"] > a_ok[0]["dropped"] and a_ok[-1]["dropped"] > sent / 2
@@ -152,6 +153,8 @@ def test_latest_frame_wins_and_a_slow_client_keeps_its_share(daemon, astronaut):
     # round robin: the lockstep client is served about as often as the flooding one
     assert len(b_results) >= 0.6 * len(a_ok), (len(b_results), len(a_ok))
     assert all(r["type"] == "result" for r in b_results)
+    # per-stream counters while the streams were open are gone once they close; the model's stay
+    assert 'runway_bridge_stream_frames_total{fate="dropped",model="kitchen_sink"}' in metrics
 
 
 def test_listeners_receive_results_caused_by_others(daemon, astronaut):
@@ -164,9 +167,18 @@ def test_listeners_receive_results_caused_by_others(daemon, astronaut):
             await sender.send_bytes(encode_frame({"frame": 42}, [("image", Blob("jpeg", jpeg(astronaut[:8, :8])))]))
             own = parse(await sender.receive(timeout=10))
             heard = parse(await listener.receive(timeout=10))
-            return own, heard
+            async with s.get(d.url + "/metrics") as r:
+                open_metrics = await r.text()
+            return own, heard, open_metrics
 
-    own, heard = asyncio.run(go())
+    own, heard, open_metrics = asyncio.run(go())
+    # per-stream counters, while the streams are open
+    assert 'runway_bridge_stream_frames_now{fate="processed",model="kitchen_sink",stream="' in open_metrics
+    assert "runway_bridge_stream_latency_ms{" in open_metrics
+    deadline = time.monotonic() + 5  # closed streams vanish (once the server has seen the close)
+    while "runway_bridge_stream_frames_now{" in d.get("/metrics")[2].decode():
+        assert time.monotonic() < deadline, "closed streams still in /metrics"
+        time.sleep(0.05)
     assert own["frame"] == heard["frame"] == 42 and heard["model"] == "kitchen_sink"
 
 
