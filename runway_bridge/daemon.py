@@ -126,7 +126,7 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
         bridge = app[BRIDGE]
         remotes = None
         if config.remotes:  # their catalogues arrive in the background; their --model ids start then
-            from .backends.remote import RemoteDaemons
+            from .remotes import RemoteDaemons
 
             remotes = RemoteDaemons(bridge)
             remotes.start()
