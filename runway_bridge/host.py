@@ -268,6 +268,10 @@ class Host:
                                      formats=job.formats or (stream.formats if stream else None), timings=timings,
                                      on_partial=partial if (job.on_partial or stream) else None)
             result.outputs = await (asyncio.wait_for(coro, self.timeout) if self.timeout else coro)
+        except asyncio.CancelledError:  # the model was stopped mid-call: its caller must not wait forever
+            if job.future is not None and not job.future.done():
+                job.future.set_exception(Conflict(f"model {self.id} was stopped while running {job.command!r}"))
+            raise
         except asyncio.TimeoutError:
             result.error = ModelCrashed(f"model {self.id} took longer than {self.timeout:g} s on {job.command!r}")
         except BridgeError as e:

@@ -232,3 +232,16 @@ def test_runway_endpoints_with_curl(daemon, astronaut, tmp_path):
     assert code == 400 and "image" in err["error"]
     assert run(d.url + "/v1/models/haar_faces/error") == (200, {"error": err["error"]})
     assert run(d.url + "/data") == (200, out)
+
+
+def test_stopping_a_model_mid_call_answers_the_caller(daemon):
+    import concurrent.futures
+
+    d = daemon("kitchen_sink")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(http, "POST", d.url + "/v1/models/kitchen_sink/commands/count", {"steps": 1, "delay": 2})
+        time.sleep(0.5)
+        assert d.post("/v1/models/kitchen_sink/stop")[0] == 200
+        status, _, out = slow.result(timeout=10)
+    assert status == 409 and "stopped" in out["error"]
+    assert d.get("/healthz")[0] == 200
