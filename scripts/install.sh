@@ -29,7 +29,7 @@ fi
 if [ "${1:-}" = "--test" ]; then
   if command -v apt-get >/dev/null; then
     missing=""
-    for pkg in liblo-tools chromium opencv-doc; do
+    for pkg in liblo-tools chromium opencv-doc curl; do
       dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
     done
     if [ -n "$missing" ]; then
