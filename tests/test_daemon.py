@@ -245,3 +245,12 @@ def test_stopping_a_model_mid_call_answers_the_caller(daemon):
         status, _, out = slow.result(timeout=10)
     assert status == 409 and "stopped" in out["error"]
     assert d.get("/healthz")[0] == 200
+
+
+def test_the_catalogue_shows_the_backend_a_model_really_runs_on(daemon):
+    d = daemon("identity", args=["--backend", "identity=local"])  # its card says docker
+    models = {m["id"]: m for m in d.get("/v1/models")[2]["models"]}
+    assert models["identity"]["backend"] == "local" and models["identity"]["status"] == "RUNNING"
+    assert models["haar_faces"]["backend"] == "local"
+    one = d.get("/v1/models/identity")[2]
+    assert one["backend"] == "local" and one["status"]["backend"] == "local" and one["card"]["backend"] == "docker"

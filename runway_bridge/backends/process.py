@@ -253,6 +253,11 @@ class ProcessBackend(Backend):
             self._crashes += 1
             self._restart_task = asyncio.get_running_loop().create_task(self._restart())
 
+    @property
+    def detail(self) -> str | None:
+        """Why the worker is down while it restarts (shown in the model's status)."""
+        return f"worker down: {self._down}; restarting" if self._down else None
+
     def _timed_out(self, pend: _Pending) -> None:
         if self._current is pend:
             self._worker_lost(f"worker gave no answer within {self.timeout_s:g} s and was killed")

@@ -95,15 +95,24 @@ async def p5(request):
 
 async def list_models(request):
     bridge = request.app[BRIDGE]
-    models = [{**e.summary(), "status": bridge.status(e.id)["state"],
-               "default": e.id == bridge.default_id} for e in bridge.catalog]
+    models = [{**e.summary(), **_live(bridge, e.id), "default": e.id == bridge.default_id} for e in bridge.catalog]
     return json_response({"models": models})
+
+
+def _live(bridge, model_id: str) -> dict:
+    """State, and the backend a started model really runs on (a --backend override wins over its card)."""
+    host = bridge.hosts.get(model_id)
+    live = {"status": bridge.status(model_id)["state"]}
+    if host is not None:
+        live["backend"] = host.backend.kind
+    return live
 
 
 async def get_model(request):
     bridge = request.app[BRIDGE]
     entry = bridge.entry(request.match_info["id"])
-    return json_response({**entry.summary(), "card": entry.card, "manifest": await bridge.catalog.manifest(entry.id),
+    return json_response({**entry.summary(), **_live(bridge, entry.id), "card": entry.card,
+                          "manifest": await bridge.catalog.manifest(entry.id),
                           "status": bridge.status(entry.id), "default": entry.id == bridge.default_id})
 
 

@@ -65,8 +65,10 @@ async def test_crash_restarts_and_neighbour_is_unaffected(backends, name, words)
     with pytest.raises(BackendUnavailable) as e:  # fails fast while the worker restarts
         await crashy.call("echo", {"text": "too soon"})
     assert e.value.retry_after and e.value.status == 503
+    assert words in crashy.detail and "restarting" in crashy.detail  # shown in the model's status
 
     await crashy.wait_running(10)
+    assert crashy.detail is None
     assert await crashy.call("echo", {"text": "back"}) == {"text": "back"}
     assert crashy._worker.proc.pid != first_pid
     stop.set()
