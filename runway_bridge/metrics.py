@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 __all__ = ["Metrics"]
 
@@ -25,6 +25,10 @@ class Metrics:
     def watch_streams(self, hosts: Callable[[], Iterable]) -> None:
         """Per-stream counters, read from the live streams at scrape time (closed ones vanish)."""
         self.registry.register(_StreamCollector(hosts))
+
+    def watch_counts(self, name: str, doc: str, label: str, counts: Callable[[], dict]) -> None:
+        """Counters another part keeps in a plain dict (label value -> count), read at scrape time."""
+        self.registry.register(_CountsCollector(name, doc, label, counts))
 
     def observe(self, model: str, command: str, status: str, seconds: float) -> None:
         self.requests.labels(model, command, status).inc()
@@ -62,3 +66,14 @@ class _StreamCollector:
                 latency.add_metric([host.id, str(s.id)], s.last_latency_ms)
         yield frames
         yield latency
+
+
+class _CountsCollector:
+    def __init__(self, name: str, doc: str, label: str, counts: Callable[[], dict]):
+        self.name, self.doc, self.label, self.counts = name, doc, label, counts
+
+    def collect(self):
+        family = CounterMetricFamily(self.name, self.doc, labels=[self.label])
+        for value, count in self.counts().items():
+            family.add_metric([value], count)
+        yield family

@@ -325,6 +325,8 @@ def setup_osc(app: web.Application) -> None:
     """Open the OSC endpoint on ``config.osc_port`` for the app's lifetime (port 0: any free port)."""
     server = app[OSC] = OscServer(app)
     app[BRIDGE].listeners.append(server.attach)
+    app[BRIDGE].metrics.watch_counts("runway_bridge_osc_datagrams", "OSC datagrams, by fate", "fate",
+                                     lambda: server.counts)
 
     async def osc_ctx(app):
         await server.start()

@@ -177,6 +177,9 @@ def test_runway_osc_protocol_with_liblo(daemon, oscdump, astronaut):
     s.close()
     peer.wait(lambda: any("not an OSC packet (65507 bytes)" in e["error"] for e in peer.strings("/error")))
     assert "not an OSC packet" in d.output()
+    metrics = d.get("/metrics")[2].decode()
+    rejected = next(line for line in metrics.splitlines() if line.startswith('runway_bridge_osc_datagrams_total{fate="rejected"}'))
+    assert float(rejected.split()[-1]) >= 4
 
     # the daemon keeps serving; after /server/disconnect nothing more arrives
     oscsend(d.osc_port, "/query", "s", small_face_query(astronaut))
