@@ -159,6 +159,12 @@ class Model:
             err.traceback = traceback.format_exc().splitlines()
             raise err from e
 
+    def call(self, state, name: str, inputs: dict, ctx: DecodeContext | None = None):
+        """Validate `inputs` (filling defaults) and call the command; returns what the author's
+        function returned, unserialized. For testing an adapter: ``m.call(state, 'detect', {...})``."""
+        cmd = self.get_command(name)
+        return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, ctx, "inputs"))
+
     def iter_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
                      formats: dict | None = None, binary: bool = False,
                      timings: dict | None = None) -> Iterator[dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runway_bridge.model import deserialize_fields, load_model
+from runway_bridge.model import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = ROOT / "adapters" / "digits_vae" / "model.py"
@@ -31,9 +31,7 @@ def model():
 
 
 def call(model, name="generate", **inputs):
-    m, state = model
-    cmd = m.commands[name]
-    return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, None, "inputs"))
+    return model[0].call(model[1], name, inputs)
 
 
 def latent(seed: int) -> list[float]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from runway_bridge.model import deserialize_fields, load_model
+from runway_bridge.model import load_model
 
 ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "face_mesh" / "model.py"
 
@@ -20,9 +20,7 @@ def model():
 
 
 def call(model, **inputs):
-    m, state = model
-    cmd = m.commands["detect"]
-    return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, None, "inputs"))
+    return model[0].call(model[1], "detect", inputs)
 
 
 def inside(point, box) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from runway_bridge.model import deserialize_fields, load_model
+from runway_bridge.model import load_model
 
 ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "ocr" / "model.py"
 ROTATED_TEXT = Path("/usr/share/doc/opencv-doc/examples/data/imageTextR.png")  # Debian opencv-doc
@@ -23,9 +23,7 @@ def model():
 
 
 def call(model, name, **inputs):
-    m, state = model
-    cmd = m.commands[name]
-    return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, None, "inputs"))
+    return model[0].call(model[1], name, inputs)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from runway_bridge.model import deserialize_fields, load_model
+from runway_bridge.model import load_model
 
 ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "selfie_segmentation" / "model.py"
 
@@ -22,9 +22,7 @@ def model():
 
 
 def call(model, name, **inputs):
-    m, state = model
-    cmd = m.commands[name]
-    return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, None, "inputs"))
+    return model[0].call(model[1], name, inputs)
 
 
 def test_mask_covers_the_person_not_the_corners(model):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from runway_bridge.model import deserialize_fields, load_model
+from runway_bridge.model import load_model
 
 ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "style_transfer" / "model.py"
 
@@ -27,9 +27,7 @@ def astronaut():
 
 
 def call(model, name, **inputs):
-    m, state = model
-    cmd = m.commands[name]
-    return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, None, "inputs"))["image"]
+    return model[0].call(model[1], name, inputs)["image"]
 
 
 def diff(a, b) -> float:

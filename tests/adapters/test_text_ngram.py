@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from runway_bridge.model import deserialize_fields, load_model
+from runway_bridge.model import load_model
 
 ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "text_ngram" / "model.py"
 WORD = re.compile(r"[A-Za-z]+")
@@ -32,9 +32,7 @@ def vocabulary():
 
 
 def call(model, name="generate", **inputs):
-    m, state = model
-    cmd = m.commands[name]
-    return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, None, "inputs"))
+    return model[0].call(model[1], name, inputs)
 
 
 def known_fraction(text: str, vocabulary: set[str]) -> float:
