@@ -172,6 +172,30 @@ def test_websocket_jobs_stream_and_cancel_a_job_that_is_not_the_newest(model_ser
     assert any(e["type"] == "failed" and "unknown message type" in e["error"] for e in by[None])
 
 
+def test_websocket_job_output_formats_and_error_field(model_server):
+    s = model_server(KITCHEN)
+    rgba = np.dstack([np.full((8, 8, 3), 90, np.uint8), np.full((8, 8), 200, np.uint8)])
+
+    async def go():
+        async with aiohttp.ClientSession() as session, session.ws_connect(s.url.replace("http", "ws") + "/") as ws:
+            await ws.send_json({"type": "submit", "id": "m", "command": "mask", "formats": {"alpha": "PNG"},
+                                "inputs": {"image": data_uri(png(rgba), "image/png")}})
+            await ws.send_json({"type": "submit", "id": "x", "command": "count", "inputs": {"steps": 99}})
+            await ws.send_json({"type": "submit", "id": "y", "command": "count", "formats": {"n": "GIF"}})
+            events = {}
+            while len(events) < 3:
+                msg = await ws.receive_json(timeout=20)
+                if msg["type"] != "started":
+                    events[msg["id"]] = msg
+            return events
+
+    events = asyncio.run(go())
+    assert events["m"]["type"] == "succeeded" and events["m"]["output"]["alpha"].startswith("data:image/png;base64,")
+    assert decode_uri(events["m"]["output"]["alpha"]).max() == 200
+    assert events["x"]["type"] == "failed" and events["x"]["status"] == 400 and events["x"]["field"] == "steps"
+    assert events["y"]["type"] == "failed" and "GIF" in events["y"]["error"]
+
+
 def test_an_unmodified_runway_model_file_runs(model_server, astronaut):
     s = model_server(FIXTURES / "old_runway" / "runway_model.py")
     meta = s.get("/meta")[2]

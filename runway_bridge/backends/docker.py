@@ -10,6 +10,13 @@ Calls are ``POST /<command>`` on one keep-alive aiohttp session. aiohttp sets ``
 every connection it opens and writes a small request in one piece, so no request waits ~40 ms
 on a delayed ACK (the old Runway SDK's trap, REFERENCE section 2).
 
+A call that wants a generator's steps (``on_partial``: a stream, a WebSocket job) goes over the
+model server's WebSocket job protocol on ``/`` instead, since ``POST`` answers with the last step
+only: one socket per container, opened on the first such call and reused, ``submit`` with a job
+id, each ``output`` to ``on_partial`` (converted like the final outputs), ``succeeded`` or
+``failed`` to end it. A call whose caller gives up (cancelled, timed out) sends ``cancel`` for its
+job, so the container stops sending its steps.
+
 The card's ``[docker]`` table::
 
     [docker]
@@ -26,7 +33,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
+import logging
 import re
 import socket
 import time
@@ -49,6 +58,8 @@ from ..types import Blob, encode_image
 from .base import Backend, BackendState
 
 __all__ = ["DockerBackend", "DEFAULT_MEMORY"]
+
+log = logging.getLogger("runway_bridge.docker")
 
 DEFAULT_MEMORY = "4g"
 LOG_LINES = 20
@@ -107,6 +118,32 @@ def _to_blob(value, schema: dict):
     return value
 
 
+def _status_error(status: int, payload, fallback: str, error_cls: type[BridgeError] = InferenceError) -> BridgeError:
+    """A model server's error answer (HTTP status and JSON body, or a ``failed`` job) as our error."""
+    body = payload if isinstance(payload, dict) else {}
+    cls = error_cls if status == 500 else _STATUS_ERRORS.get(status, BridgeError)
+    err = cls(body.get("error") or fallback)
+    err.field = body.get("field")
+    if body.get("traceback"):
+        err.traceback = body["traceback"]
+    return err
+
+
+class _Job:
+    """One call in flight on the job socket."""
+
+    def __init__(self, command: str, future: asyncio.Future, on_partial, binary: bool):
+        self.command, self.future, self.on_partial, self.binary = command, future, on_partial, binary
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a caller may have gone
+
+    def finish(self, result=None, error: BaseException | None = None) -> None:
+        if not self.future.done():
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
+
+
 class DockerBackend(Backend):
     """One model in one container; see the module docstring.
 
@@ -139,6 +176,12 @@ class DockerBackend(Backend):
         self._client = client
         self._session = None
         self._manifest: dict | None = None
+        self._ws = None  # the job socket (WebSocket on /), opened by the first call with on_partial
+        self._ws_reader: asyncio.Task | None = None
+        self._ws_lock = asyncio.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._job_ids = itertools.count(1)
+        self._cancels: set[asyncio.Task] = set()
 
     # -- Docker calls (blocking: always in a thread) ----------------------------------------
     async def _docker(self, fn, *args, **kwargs):
@@ -339,6 +382,7 @@ class DockerBackend(Backend):
         await self._remove()
 
     async def _remove(self) -> None:
+        await self._close_jobs(Conflict(f"model {self.model_id} was stopped"))
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -376,28 +420,144 @@ class DockerBackend(Backend):
         except ValueError:
             payload = {"error": raw[:500].decode("utf-8", "replace")}
         if status != 200:
-            message = payload.get("error") if isinstance(payload, dict) else None
-            cls = error_cls if status == 500 else _STATUS_ERRORS.get(status, BridgeError)
-            err = cls(message or f"HTTP {status} from model {self.model_id}")
-            if isinstance(payload, dict) and payload.get("traceback"):
-                err.traceback = payload["traceback"]
-            raise err
+            raise _status_error(status, payload, f"HTTP {status} from model {self.model_id}", error_cls)
         return payload
 
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
-        """POST the inputs to the container; generator commands answer with their last step only."""
+        """POST the inputs to the container, or run a job on its socket when the caller wants steps."""
         if self.state is not BackendState.RUNNING:
             raise Conflict(f"model {self.model_id} is {self.state.value}, not RUNNING")
-        headers = {}
-        if formats:
-            headers["X-Runway-Output-Format"] = ",".join(f"{k}={v.upper()}" for k, v in formats.items())
         t0 = time.perf_counter()
-        outputs = await self._request(command, _to_wire(inputs), headers=headers, during=f"running {command!r}")
+        if on_partial is not None:
+            outputs = await self._job(command, _to_wire(inputs), formats, binary, on_partial)
+        else:
+            headers = {}
+            if formats:
+                headers["X-Runway-Output-Format"] = ",".join(f"{k}={v.upper()}" for k, v in formats.items())
+            outputs = await self._request(command, _to_wire(inputs), headers=headers, during=f"running {command!r}")
         if timings is not None:
             timings["model"] = (time.perf_counter() - t0) * 1000  # the container's whole round trip
+        return self._outputs(command, outputs, binary)
+
+    def _outputs(self, command: str, outputs, binary: bool):
+        """The container's JSON outputs, with image data URIs as `Blob`s for a binary caller."""
         if binary and isinstance(outputs, dict):
             schema = next((c for c in (self._manifest or {}).get("commands", []) if c.get("name") == command), {})
             for field in schema.get("outputs", []):
                 if field.get("name") in outputs:
                     outputs[field["name"]] = _to_blob(outputs[field["name"]], field)
         return outputs
+
+    # -- the job socket ---------------------------------------------------------------------
+    async def _lost_error(self, during: str, why: str) -> BridgeError:
+        state = await self._exit_info()
+        if state is not None:
+            return await self._exited_error(state, ModelCrashed, during)
+        return ModelCrashed(f"lost the connection to model {self.model_id}'s container {during}: {why}")
+
+    async def _job_socket(self):
+        """The open job socket, opening it on first use (one per container, reused by every job)."""
+        import aiohttp
+
+        if self._ws is not None and not self._ws.closed:
+            return self._ws
+        async with self._ws_lock:
+            if self._ws is None or self._ws.closed:
+                try:
+                    ws = await self._session.ws_connect(self.url + "/", compress=0, max_msg_size=0,
+                                                        autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=2))
+                except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError) as e:
+                    raise await self._lost_error("opening its job socket", str(e) or type(e).__name__) from None
+                self._ws = ws
+                self._ws_reader = asyncio.ensure_future(self._read_jobs(ws))
+        return self._ws
+
+    async def _job(self, command: str, inputs: dict, formats: dict | None, binary: bool, on_partial) -> dict:
+        import aiohttp
+
+        ws = await self._job_socket()
+        job_id = str(next(self._job_ids))
+        job = self._jobs[job_id] = _Job(command, asyncio.get_running_loop().create_future(), on_partial, binary)
+        message = {"type": "submit", "id": job_id, "command": command, "inputs": inputs}
+        if formats:
+            message["formats"] = {k: str(v).upper() for k, v in formats.items()}
+        try:
+            try:
+                await ws.send_str(json.dumps(message, separators=(",", ":")))
+            except (aiohttp.ClientError, ConnectionError) as e:
+                raise await self._lost_error(f"running {command!r}", str(e) or type(e).__name__) from None
+            return await job.future
+        except asyncio.CancelledError:
+            if not job.future.done():  # the caller gave up: tell the container to stop sending steps
+                task = asyncio.ensure_future(self._send_cancel(ws, job_id))
+                self._cancels.add(task)
+                task.add_done_callback(self._cancels.discard)
+            raise
+        finally:
+            self._jobs.pop(job_id, None)
+
+    async def _send_cancel(self, ws, job_id: str) -> None:
+        try:
+            if not ws.closed:
+                await ws.send_str(json.dumps({"type": "cancel", "id": job_id}))
+        except Exception as e:  # noqa: BLE001 - the socket went away: nothing left to cancel
+            log.debug("could not cancel job %s of %s: %s", job_id, self.model_id, e)
+
+    async def _read_jobs(self, ws) -> None:
+        """Route the container's job messages to their calls; fail them all if the socket drops."""
+        import aiohttp
+
+        why = "the connection closed"
+        try:
+            async for msg in ws:
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+                try:
+                    self._on_job_message(json.loads(msg.data))
+                except (ValueError, TypeError, AttributeError) as e:
+                    log.warning("model %s sent a malformed job message: %s", self.model_id, e)
+            if ws.exception() is not None:
+                why = str(ws.exception()) or type(ws.exception()).__name__
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure of the link fails the jobs on it
+            why = f"{type(e).__name__}: {e}"
+        if ws is not self._ws:
+            return
+        self._ws = self._ws_reader = None
+        if self._jobs:
+            jobs = list(self._jobs.values())
+            err = await self._lost_error(f"running {jobs[0].command!r}", why)
+            for job in jobs:
+                job.finish(error=err)
+
+    def _on_job_message(self, msg: dict) -> None:
+        kind, job = msg.get("type"), self._jobs.get(str(msg.get("id")))
+        if job is None:
+            if kind == "failed" and msg.get("id") is None:
+                log.warning("model %s refused a job message: %s", self.model_id, msg.get("error"))
+            return  # started, or a late answer to a call that gave up
+        if kind == "output":
+            if job.on_partial is not None and not job.future.done():
+                job.on_partial(self._outputs(job.command, msg.get("output") or {}, job.binary), msg.get("progress", 0))
+        elif kind == "succeeded":
+            job.finish(result=msg.get("output") or {})
+        elif kind == "failed":
+            status = int(msg.get("status") or 500)
+            job.finish(error=_status_error(status, msg, f"job failed with status {status} in model {self.model_id}"))
+        elif kind == "cancelled":
+            job.finish(error=Conflict(f"model {self.model_id} cancelled the job running {job.command!r}"))
+
+    async def _close_jobs(self, error: BridgeError) -> None:
+        ws, self._ws = self._ws, None
+        reader, self._ws_reader = self._ws_reader, None
+        jobs, self._jobs = list(self._jobs.values()), {}
+        for job in jobs:
+            job.finish(error=error)
+        if reader is not None and not reader.done():
+            reader.cancel()
+        if ws is not None and not ws.closed:
+            try:
+                await ws.close()
+            except Exception:  # noqa: BLE001 - already gone
+                pass

@@ -96,6 +96,20 @@ async def run_command(request: web.Request):
     return json_response(outputs_to_json(result.outputs))
 
 
+def _job_formats(raw) -> dict | None:
+    """A job's ``"formats": {"image": "PNG"}``, as ``X-Runway-Output-Format`` gives them."""
+    if not raw:
+        return None
+    if not isinstance(raw, dict):
+        raise BadInput("'formats' must be an object like {\"image\": \"PNG\"}")
+    out = {}
+    for name, fmt in raw.items():
+        if str(fmt).strip().upper() not in ("JPEG", "PNG"):
+            raise BadInput(f"output format {fmt!r} is not JPEG or PNG")
+        out[str(name)] = str(fmt).strip().lower()
+    return out
+
+
 async def jobs(request: web.Request) -> web.WebSocketResponse:
     """The WebSocket job protocol: each job runs through the host's bounded queue."""
     host = request.app[HOST]
@@ -107,7 +121,7 @@ async def jobs(request: web.Request) -> web.WebSocketResponse:
         if not ws.closed:
             await ws.send_str(json.dumps(msg))
 
-    async def job(job_id: str, command: str, inputs: dict) -> None:
+    async def job(job_id: str, command: str, inputs: dict, formats: dict | None) -> None:
         await send({"type": "started", "id": job_id})
 
         def partial(r):
@@ -116,12 +130,12 @@ async def jobs(request: web.Request) -> web.WebSocketResponse:
                                             "progress": r.progress}))
 
         try:
-            result = await host.call(command, inputs, on_partial=partial)
+            result = await host.call(command, inputs, formats=formats, on_partial=partial)
             await send({"type": "succeeded", "id": job_id, "output": outputs_to_json(result.outputs)})
         except asyncio.CancelledError:
             await send({"type": "cancelled", "id": job_id})
         except BridgeError as e:
-            await send({"type": "failed", "id": job_id, "error": e.message, "status": e.status})
+            await send({"type": "failed", "id": job_id, "status": e.status, **e.to_dict(request.app[DEBUG])})
         finally:
             running.pop(job_id, None)
 
@@ -136,7 +150,8 @@ async def jobs(request: web.Request) -> web.WebSocketResponse:
                 if not isinstance(data.get("inputs", {}), dict):
                     raise BadInput("'inputs' must be an object")
                 command = data.get("command") or request.app[MANIFEST]["commands"][0]["name"]
-                running[job_id] = asyncio.ensure_future(job(job_id, command, data.get("inputs", {})))
+                formats = _job_formats(data.get("formats"))
+                running[job_id] = asyncio.ensure_future(job(job_id, command, data.get("inputs", {}), formats))
             elif kind == "cancel":
                 task = running.get(job_id)
                 if task is None:

@@ -1,4 +1,8 @@
-"""`backend_kind` runs a test once per backend (cog's `@uses_worker`, uvicorn's auto loops)."""
+"""`backend_kind` runs a test once per backend (cog's `@uses_worker`, uvicorn's auto loops).
+
+The remote kind runs each model on a daemon of its own (one per session, started on first use,
+with the fixture adapters and a token), reached through `RemoteBackend` as a laptop would.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from runway_bridge.types import Blob
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ADAPTERS = FIXTURES / "adapters"
 
-# The docker and remote backends join here once they exist.
-KINDS = ["local", "process"]
+# The docker backend has its own tests (tests/backends/test_docker.py): it needs an engine and images.
+KINDS = ["local", "process", "remote"]
+REMOTE_TOKEN = "tok-contract-3b8e51f0a9c2"
 
 
 @pytest.fixture(params=KINDS)
@@ -24,13 +29,39 @@ def backend_kind(request) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def remote_daemon(tmp_path_factory):
+    """A token-protected daemon serving the fixture adapters, identity on its local backend."""
+    from conftest import launch_daemon  # tests/conftest.py
+
+    server = launch_daemon(tmp_path_factory.mktemp("remote"), args=["--backend", "identity=local"],
+                           token=REMOTE_TOKEN)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def new_backend(backend_kind, request):
+    """`new_backend(model_dir)`: a backend of this kind for the adapter in `model_dir`, not started."""
+    server = request.getfixturevalue("remote_daemon") if backend_kind == "remote" else None
+
+    def new(model_dir, **kwargs):
+        if server is not None:
+            model_id = Path(model_dir).name
+            card = {"id": model_id, "remote": {"url": server.url, "id": model_id}}
+            return create("remote", None, card, token=REMOTE_TOKEN, **kwargs)
+        return create(backend_kind, Path(model_dir), **kwargs)
+
+    return new
+
+
 @pytest_asyncio.fixture
-async def make_backend(backend_kind):
+async def make_backend(new_backend):
     """`await make_backend(model_dir, options)`: a started backend of this kind, stopped afterwards."""
     made = []
 
     async def make(model_dir, options=None, **kwargs):
-        backend = create(backend_kind, Path(model_dir), **kwargs)
+        backend = new_backend(model_dir, **kwargs)
         made.append(backend)
         await backend.start(options or {})
         return backend

@@ -7,7 +7,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from runway_bridge.backends import BackendState, create
+from runway_bridge.backends import BackendState
 from runway_bridge.errors import BadInput, Conflict, InferenceError, NotFound
 from runway_bridge.types import Blob, decode_base64, decode_image_bytes
 
@@ -55,8 +55,8 @@ async def test_bad_input_is_400(make_backend, inputs, field):
     assert (await backend.call("identity", {"image": np.zeros((4, 4, 3), np.uint8)}, binary=True))["label"]
 
 
-async def test_bad_option_is_400(backend_kind):
-    backend = create(backend_kind, IDENTITY)
+async def test_bad_option_is_400(new_backend):
+    backend = new_backend(IDENTITY)
     with pytest.raises(BadInput, match="delay"):
         await backend.start({"delay": 99})
     await backend.stop()
@@ -77,13 +77,19 @@ async def test_model_error_is_500_and_model_lives_on(make_backend):
     assert (await backend.call("count", {"steps": 1}))["n"] == 1
 
 
-async def test_generator_partials(make_backend):
+async def test_generator_partials(make_backend, backend_kind):
     backend = await make_backend(KITCHEN_SINK)
     seen = []
     out = await backend.call("count", {"steps": 3}, on_partial=lambda o, i: seen.append((o["n"], i)))
     await asyncio.sleep(0)  # local delivers partials with call_soon_threadsafe
     assert out == {"n": 3}
-    assert seen == [(1, 1), (2, 2)]
+    if backend_kind == "remote":
+        # The remote daemon's stream keeps only the newest message for a link that is still busy
+        # (latest wins, transports/_outbox.py), so a step may be replaced by the next; the order and the final
+        # answer always hold.
+        assert seen == sorted(set(seen)) and set(seen) <= {(1, 1), (2, 2)}
+    else:
+        assert seen == [(1, 1), (2, 2)]
 
 
 async def test_stop(make_backend):

@@ -9,6 +9,7 @@ RUNWAY_BRIDGE_TEST_BASE_IMAGE), so a user's own images are left alone.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from runway_bridge.backends.base import BackendState
 from runway_bridge.backends.docker import DockerBackend
 from runway_bridge.docker_build import LOCAL_BASE_IMAGE, build_image, docker_client, read_card
-from runway_bridge.errors import BackendUnavailable, BadInput, ModelCrashed, NotFound, SetupError
+from runway_bridge.errors import BackendUnavailable, BadInput, InferenceError, ModelCrashed, NotFound, SetupError
 from runway_bridge.host import Host
 from runway_bridge.types import Blob, decode_image_bytes, encode_image
 
@@ -61,7 +62,7 @@ def images(engine):
     """Build the fixture adapters' images (seconds once the dependency layer is cached)."""
     lines: list[str] = []
     tags = {}
-    for name in ("identity", "memory_hog", "setup_crash"):
+    for name in ("identity", "kitchen_sink", "memory_hog", "setup_crash"):
         tags[name] = build_image(FIXTURES / name, None, BASE, f"runway-bridge-test/{name}:latest", lines.append,
                                  client=engine)
     assert any(line.startswith("Step ") for line in lines), lines[:5]  # progress reached the caller
@@ -176,6 +177,67 @@ async def test_port_taken_before_the_container_binds_it(images, cleanup, monkeyp
         await b.start({})  # the first container cannot listen; the second gets a free port
         assert b.url != f"http://127.0.0.1:{taken.getsockname()[1]}"
         assert (await b.call("identity", {"image": Blob("png", encode_image(gradient(), "png"))}))["label"]
+
+
+async def test_generator_steps_arrive_over_the_job_socket(images, cleanup):
+    """With on_partial, calls run as jobs on the container's WebSocket (one socket, reused)."""
+    b = backend("kitchen_sink", images)
+    cleanup.append(b)
+    await b.start({})
+    seen: list = []
+    timings: dict = {}
+    out = await b.call("count", {"steps": 3}, on_partial=lambda o, i: seen.append((o["n"], i)), timings=timings)
+    assert out == {"n": 3} and seen == [(1, 1), (2, 2)] and timings["model"] > 0
+    ws = b._ws
+    assert ws is not None and not ws.closed
+    assert (await b.call("count", {"steps": 2}))["n"] == 2  # no on_partial: plain POST, last step only
+
+    # image outputs (and their formats) are converted like the HTTP path's, steps included
+    rgba = np.dstack([gradient(), np.full((48, 64), 200, np.uint8)])
+    out = await b.call("mask", {"image": Blob("png", encode_image(rgba, "png"))}, binary=True,
+                       formats={"alpha": "png"}, on_partial=seen.append)
+    assert isinstance(out["alpha"], Blob) and out["alpha"].format == "png"
+    assert np.array_equal(decode_image_bytes(out["alpha"].data), rgba[:, :, 3])
+
+    # errors map as over HTTP, the field included
+    noop = lambda o, i: None  # noqa: E731
+    with pytest.raises(InferenceError, match="ValueError: kaput"):
+        await b.call("fail", {"message": "kaput"}, on_partial=noop)
+    with pytest.raises(BadInput) as e:
+        await b.call("count", {"steps": 99}, on_partial=noop)
+    assert e.value.field == "steps"
+    with pytest.raises(NotFound, match="nope"):
+        await b.call("nope", {}, on_partial=noop)
+    assert b._ws is ws  # every job went over the same socket
+
+    # a caller that gives up cancels its job: no more steps reach it, and the socket lives on
+    steps: list = []
+    task = asyncio.ensure_future(b.call("count", {"steps": 30, "delay": 0.05}, on_partial=lambda o, i: steps.append(i)))
+    while not steps:
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    after = len(steps)
+    out = await b.call("count", {"steps": 2}, on_partial=lambda o, i: seen.append(i))
+    assert out == {"n": 2} and len(steps) == after
+    assert b._ws is ws and not b._jobs
+
+    await b.stop()
+    assert b._ws is None and ws.closed
+
+
+async def test_container_killed_during_a_job_is_reported(engine, images, cleanup):
+    b = backend("kitchen_sink", images)
+    cleanup.append(b)
+    await b.start({})
+    steps: list = []
+    task = asyncio.ensure_future(b.call("count", {"steps": 50, "delay": 0.1}, on_partial=lambda o, i: steps.append(i)))
+    while not steps:
+        await asyncio.sleep(0.01)
+    engine.containers.get(b.container.id).kill()
+    with pytest.raises(ModelCrashed, match="exited with code 137|lost the connection"):
+        await asyncio.wait_for(task, 10)
 
 
 # -- errors that say what to do ------------------------------------------------------------
