@@ -27,6 +27,7 @@ __all__ = [
     "InferenceError",
     "ModelCrashed",
     "BackendUnavailable",
+    "from_status",
 ]
 
 
@@ -104,3 +105,18 @@ class ModelCrashed(BridgeError):
 
 class BackendUnavailable(BridgeError):
     status = 503
+
+
+_BY_STATUS = {cls.status: cls for cls in (BadInput, Unauthorized, NotFound, Conflict, TooLarge, ModelCrashed,
+                                          BackendUnavailable)}
+
+
+def from_status(status: int, message: str, *, field: str | None = None,
+                server_error: type[BridgeError] = InferenceError) -> BridgeError:
+    """Another bridge's error answer (an HTTP status and its message) as the matching class here;
+    500 becomes `server_error`, since the status alone cannot tell setup from inference."""
+    cls = server_error if status == 500 else _BY_STATUS.get(status, BridgeError)
+    err = cls(message, field=field)
+    if cls is BridgeError:
+        err.status = status
+    return err

@@ -51,8 +51,8 @@ from ..errors import (
     Conflict,
     InferenceError,
     ModelCrashed,
-    NotFound,
     SetupError,
+    from_status,
 )
 from ..types import Blob, encode_image
 from .base import Backend, BackendState
@@ -64,8 +64,6 @@ log = logging.getLogger("runway_bridge.docker")
 DEFAULT_MEMORY = "4g"
 LOG_LINES = 20
 LABEL = "org.runway-bridge.model"
-_STATUS_ERRORS = {400: BadInput, 404: NotFound, 409: Conflict, 500: InferenceError, 502: ModelCrashed,
-                  503: BackendUnavailable}
 _IMAGE_TYPES = ("image", "segmentation")
 
 
@@ -121,9 +119,7 @@ def _to_blob(value, schema: dict):
 def _status_error(status: int, payload, fallback: str, error_cls: type[BridgeError] = InferenceError) -> BridgeError:
     """A model server's error answer (HTTP status and JSON body, or a ``failed`` job) as our error."""
     body = payload if isinstance(payload, dict) else {}
-    cls = error_cls if status == 500 else _STATUS_ERRORS.get(status, BridgeError)
-    err = cls(body.get("error") or fallback)
-    err.field = body.get("field")
+    err = from_status(status, body.get("error") or fallback, field=body.get("field"), server_error=error_cls)
     if body.get("traceback"):
         err.traceback = body["traceback"]
     return err

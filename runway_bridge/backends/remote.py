@@ -51,12 +51,11 @@ from ..errors import (
     BadInput,
     BridgeError,
     Conflict,
-    InferenceError,
     ModelCrashed,
     NotFound,
     SetupError,
-    TooLarge,
     Unauthorized,
+    from_status,
 )
 from ..types import Blob, decode_base64
 from ..wire import decode_frame, encode_frame, outputs_to_json
@@ -70,8 +69,6 @@ FIRST_DELAY = 0.5  # seconds before the first reconnection attempt; doubles each
 MAX_DELAY = 10.0
 CONNECT_TIMEOUT = 5.0
 MAX_MESSAGE = 64 * 1024 * 1024
-_ERRORS = {400: BadInput, 401: Unauthorized, 404: NotFound, 409: Conflict, 413: TooLarge, 500: InferenceError,
-           502: ModelCrashed, 503: BackendUnavailable}
 
 
 def normalise_url(url: str) -> str:
@@ -113,10 +110,6 @@ def _describe(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
 
 
-def _error(status: int, message: str) -> BridgeError:
-    return _ERRORS.get(status, BridgeError)(message)
-
-
 async def _read_error(resp: aiohttp.ClientResponse) -> str:
     try:
         body = await resp.json(content_type=None)
@@ -138,7 +131,7 @@ async def _get_json(session: aiohttp.ClientSession, url: str, what: str, timeout
         if resp.status == 401:
             raise Unauthorized(f"{what} refused the token (401): check --remote-token")
         if resp.status != 200:
-            raise _error(resp.status, f"{what}: {resp.status} {await _read_error(resp)}")
+            raise from_status(resp.status, f"{what}: {resp.status} {await _read_error(resp)}")
         return await resp.json()
 
 
@@ -278,7 +271,7 @@ class RemoteBackend(Backend):
                     raise Unauthorized(f"{self.where} refused the token (401): check --remote-token")
                 if resp.status != 200 or body.get("state") != "RUNNING":
                     msg = f"model {self.remote_id} failed to start on {self.url}: {body.get('error') or body.get('state')}"
-                    raise (_error(resp.status, msg) if 400 <= resp.status < 500 else SetupError(msg))
+                    raise (from_status(resp.status, msg) if 400 <= resp.status < 500 else SetupError(msg))
         info = await _get_json(s, self._api(), self.where)
         self._manifest = info.get("manifest") or self._manifest
         self.remote_status = info.get("status") or {}
@@ -369,9 +362,7 @@ class RemoteBackend(Backend):
                                                     retry_after=1))
                 self._lost(f"model {self.remote_id} stopped there")
                 return
-            err = _error(status, message)
-            err.field = header.get("field")  # sent by daemons whose wire.result_message includes it
-            cur.finish(error=err)
+            cur.finish(error=from_status(status, message, field=header.get("field")))
             return
         if header.get("frame") is None:
             return
@@ -485,9 +476,7 @@ class RemoteBackend(Backend):
                                           timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as resp:
                 if resp.status != 200:
                     body = await resp.json(content_type=None) if resp.content_type == "application/json" else {}
-                    err = _error(resp.status, body.get("error") or await _read_error(resp))
-                    err.field = body.get("field")
-                    raise err
+                    raise from_status(resp.status, body.get("error") or await _read_error(resp), field=body.get("field"))
                 outputs = await resp.json()
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as e:
             raise BackendUnavailable(f"model {self.name}: {self.where} unreachable: {_describe(e)}",
