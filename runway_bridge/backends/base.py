@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 import enum
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import BadInput, Conflict
 
-__all__ = ["Backend", "BackendState", "create", "KINDS"]
+__all__ = ["Backend", "BackendState", "Pending", "create", "KINDS"]
 
 
 class BackendState(enum.Enum):
@@ -70,6 +71,21 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def stop(self) -> None:
         """Unload the model and free what it holds."""
+
+
+class Pending:
+    """One call waiting for its answer from a worker, a container or a remote daemon."""
+
+    def __init__(self, future: asyncio.Future, on_partial: Callable | None = None):
+        self.future, self.on_partial = future, on_partial
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a caller may have gone
+
+    def finish(self, result=None, error: BaseException | None = None) -> None:
+        if not self.future.done():
+            if error is not None:
+                self.future.set_exception(error)
+            else:
+                self.future.set_result(result)
 
 
 KINDS = ("local", "process", "docker", "remote")

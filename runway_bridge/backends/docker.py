@@ -55,7 +55,7 @@ from ..errors import (
     from_status,
 )
 from ..types import Blob, encode_image
-from .base import Backend, BackendState
+from .base import Backend, BackendState, Pending
 
 __all__ = ["DockerBackend", "DEFAULT_MEMORY"]
 
@@ -125,19 +125,12 @@ def _status_error(status: int, payload, fallback: str, error_cls: type[BridgeErr
     return err
 
 
-class _Job:
+class _Job(Pending):
     """One call in flight on the job socket."""
 
     def __init__(self, command: str, future: asyncio.Future, on_partial, binary: bool):
-        self.command, self.future, self.on_partial, self.binary = command, future, on_partial, binary
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a caller may have gone
-
-    def finish(self, result=None, error: BaseException | None = None) -> None:
-        if not self.future.done():
-            if error is not None:
-                self.future.set_exception(error)
-            else:
-                self.future.set_result(result)
+        super().__init__(future, on_partial)
+        self.command, self.binary = command, binary
 
 
 class DockerBackend(Backend):

@@ -39,7 +39,7 @@ from pathlib import Path
 from ..errors import BackendUnavailable, BridgeError, Conflict, ModelCrashed, SetupError
 from ..types import DecodeContext
 from ._worker_events import PROTOCOL, Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup, Shutdown
-from .base import Backend, BackendState
+from .base import Backend, BackendState, Pending
 
 __all__ = ["ProcessBackend", "describe_exit"]
 
@@ -164,20 +164,16 @@ class _Worker:
             self.proc.wait()
 
 
-class _Pending:
+class _Pending(Pending):
     def __init__(self, call_id: int, future: asyncio.Future, on_partial):
-        self.id, self.future, self.on_partial = call_id, future, on_partial
+        super().__init__(future, on_partial)
+        self.id = call_id
         self.timer: asyncio.TimerHandle | None = None
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a caller may have gone
 
     def finish(self, result=None, error: BaseException | None = None) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        if not self.future.done():
-            if error is not None:
-                self.future.set_exception(error)
-            else:
-                self.future.set_result(result)
+        super().finish(result, error)
 
 
 class ProcessBackend(Backend):

@@ -59,7 +59,7 @@ from ..errors import (
 )
 from ..types import Blob, decode_base64
 from ..wire import decode_frame, encode_frame, outputs_to_json
-from .base import Backend, BackendState
+from .base import Backend, BackendState, Pending
 
 __all__ = ["RemoteBackend", "normalise_url", "FIRST_DELAY", "MAX_DELAY"]
 
@@ -173,18 +173,11 @@ def _uris_to_blobs(outputs: dict) -> dict:
     return out
 
 
-class _Call:
+class _Call(Pending):
     def __init__(self, frame: int, future: asyncio.Future, on_partial):
-        self.frame, self.future, self.on_partial = frame, future, on_partial
+        super().__init__(future, on_partial)
+        self.frame = frame
         self.sent = time.perf_counter()
-        future.add_done_callback(lambda f: f.cancelled() or f.exception())  # a caller may have gone
-
-    def finish(self, result=None, error: BaseException | None = None) -> None:
-        if not self.future.done():
-            if error is not None:
-                self.future.set_exception(error)
-            else:
-                self.future.set_result(result)
 
 
 class RemoteBackend(Backend):
