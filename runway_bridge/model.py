@@ -255,7 +255,11 @@ def load_model(path: str | Path) -> Model:
         try:
             spec.loader.exec_module(module)
         except Exception as e:
-            err = SetupError(f"could not import {path}: {type(e).__name__}: {e}")
+            hint = ""
+            if isinstance(e, ModuleNotFoundError):
+                hint = ("; install the packages in its card's [requirements] (for the built-in catalogue: "
+                        "bash scripts/install.sh)")
+            err = SetupError(f"could not import {path}: {type(e).__name__}: {e}{hint}")
             err.traceback = traceback.format_exc().splitlines()
             raise err from e
         finally:

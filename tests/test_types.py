@@ -151,3 +151,12 @@ def test_errors_from_another_bridges_status():
     assert type(errors.from_status(503, "x")) is errors.BackendUnavailable
     odd = errors.from_status(418, "teapot")
     assert type(odd) is errors.BridgeError and odd.status == 418
+
+
+def test_a_model_with_a_missing_package_says_what_to_install(tmp_path):
+    from runway_bridge.errors import SetupError
+    from runway_bridge.model import load_model
+
+    (tmp_path / "model.py").write_text("import not_a_real_package_xyz\n")
+    with pytest.raises(SetupError, match="No module named 'not_a_real_package_xyz'; install the packages"):
+        load_model(tmp_path)
