@@ -140,23 +140,3 @@ def test_file_inputs_stay_inside_the_allowed_folder(tmp_path):
     with pytest.raises(BadInput, match="outside the allowed folder"):
         f.deserialize("/etc/passwd", ctx)
 
-
-def test_errors_from_another_bridges_status():
-    from runway_bridge import errors
-
-    assert type(errors.from_status(400, "x", field="image")) is errors.BadInput
-    assert errors.from_status(400, "x", field="image").field == "image"
-    assert type(errors.from_status(500, "x")) is errors.InferenceError
-    assert type(errors.from_status(500, "x", server_error=errors.SetupError)) is errors.SetupError
-    assert type(errors.from_status(503, "x")) is errors.BackendUnavailable
-    odd = errors.from_status(418, "teapot")
-    assert type(odd) is errors.BridgeError and odd.status == 418
-
-
-def test_a_model_with_a_missing_package_says_what_to_install(tmp_path):
-    from runway_bridge.errors import SetupError
-    from runway_bridge.model import load_model
-
-    (tmp_path / "model.py").write_text("import not_a_real_package_xyz\n")
-    with pytest.raises(SetupError, match="No module named 'not_a_real_package_xyz'; install the packages"):
-        load_model(tmp_path)
