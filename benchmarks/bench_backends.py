@@ -23,64 +23,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import statistics
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-import cv2
+from _common import FIXTURE_ADAPTERS as ADAPTERS
+from _common import frame, serve
+from _common import median_p99 as stats
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from runway_bridge.backends import create
+from runway_bridge.errors import BridgeError
+from runway_bridge.host import Host
+from runway_bridge.types import Blob
 
-from runway_bridge.backends import create  # noqa: E402
-from runway_bridge.errors import BridgeError  # noqa: E402
-from runway_bridge.host import Host  # noqa: E402
-from runway_bridge.types import Blob  # noqa: E402
-
-ADAPTERS = ROOT / "tests" / "fixtures" / "adapters"
 IDENTITY = ADAPTERS / "identity"
 TOKEN = "bench-" + os.urandom(8).hex()
 KINDS = ("local", "process", "docker", "remote")
 
 
-def frame() -> bytes:
-    from skimage import data
-
-    img = cv2.resize(data.astronaut(), (640, 480))
-    return cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
-
-
-def stats(samples: list[float]) -> tuple[float, float]:
-    s = sorted(samples)
-    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.99))]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_remote() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runway_bridge", "serve", "--port", str(port), "--no-osc", "--adapters", str(ADAPTERS),
-         "--token", TOKEN, "--backend", "identity=local"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1):
-                return proc, url
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the remote daemon did not answer")
+    return serve("--token", TOKEN, "--backend", "identity=local", ready="/healthz")
 
 
 def docker_image() -> tuple[str | None, str]:

@@ -14,29 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
-import cv2
+from _common import frame, rss_mb, serve
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from runway_bridge.types import Blob  # noqa: E402
-from runway_bridge.wire import decode_frame, encode_frame  # noqa: E402
-
-from conftest import free_port  # noqa: E402
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from runway_bridge.types import Blob
+from runway_bridge.wire import decode_frame, encode_frame
 
 
 async def client(url: str, jpg: bytes, fps: float, model_s: float, until: float, out: dict) -> None:
@@ -96,23 +80,9 @@ def main() -> None:
     ap.add_argument("--model-ms", type=float, default=20)
     ap.add_argument("--seconds", type=float, default=10)
     args = ap.parse_args()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "runway_bridge", "serve", "--port", str(port), "--no-osc",
-                             "--adapters", str(ROOT / "tests/fixtures/adapters"), "--model", "kitchen_sink"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import urllib.request
-
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    from skimage import data
-
-    img = cv2.resize(data.astronaut(), (160, 120))
-    jpg = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
-    url = f"ws://127.0.0.1:{port}/v1/models/kitchen_sink/stream?command=slow_invert"
+    proc, http_url = serve("--model", "kitchen_sink")
+    jpg = frame((160, 120), 90)
+    url = http_url.replace("http", "ws") + "/v1/models/kitchen_sink/stream?command=slow_invert"
     try:
         results, wall, rss0, rss1 = asyncio.run(run(url, args, jpg, proc.pid))
     finally:

@@ -18,32 +18,16 @@ import asyncio
 import base64
 import json
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import cv2
 import numpy as np
+from _common import ROOT, frame, free_port, median_p99, serve, start
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from runway_bridge.types import Blob  # noqa: E402
-from runway_bridge.wire import decode_frame, encode_frame  # noqa: E402
-
-
-def frame() -> bytes:
-    from skimage import data
-
-    img = cv2.resize(data.astronaut(), (640, 480))
-    return cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()
-
-
-def ms(samples: list[float]) -> tuple[float, float]:
-    s = sorted(samples)
-    return statistics.median(s), s[min(len(s) - 1, int(len(s) * 0.99))]
+from runway_bridge.types import Blob
+from runway_bridge.wire import decode_frame, encode_frame
 
 
 def time_codec(jpg: bytes, runs: int) -> dict[str, list[float]]:
@@ -137,37 +121,18 @@ async def sio_lockstep(url: str, jpg: bytes, runs: int) -> list[float]:
         await client.disconnect()
 
 
-def start(cmd: list[str], url: str) -> subprocess.Popen:
-    import urllib.request
-
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{cmd} did not come up")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=300)
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import free_port
-
-    bport, eport = free_port(), free_port()
+    eport = free_port()
     print("Starting the daemon (identity model) and the echo floor server...", flush=True)
-    daemon = start([sys.executable, "-m", "runway_bridge", "serve", "--port", str(bport), "--no-osc", "--adapters",
-                    str(ROOT / "tests/fixtures/adapters"), "--model", "identity", "--backend", "identity=local"],
-                   f"http://127.0.0.1:{bport}/readyz")
+    daemon, bridge_url = serve("--model", "identity", "--backend", "identity=local")
     echo = start([sys.executable, str(ROOT / "benchmarks/_echo.py"), str(eport)], f"http://127.0.0.1:{eport}/health")
     try:
         jpg = frame()
         codec = time_codec(jpg, args.runs)
-        res = asyncio.run(bench(f"http://127.0.0.1:{bport}", f"http://127.0.0.1:{eport}", jpg, args.runs))
+        res = asyncio.run(bench(bridge_url, f"http://127.0.0.1:{eport}", jpg, args.runs))
     finally:
         daemon.terminate()
         echo.terminate()
@@ -182,7 +147,7 @@ def main() -> None:
         if key not in res or floor_key not in res:
             print(f"  {label:<22} not measured")
             continue
-        med, p99 = ms(res[key])
+        med, p99 = median_p99(res[key])
         floor = statistics.median(res[floor_key]) + extra
         over = med - floor
         verdict = "-" if budget is None else ("PASS" if over <= budget else "OVER BUDGET")
