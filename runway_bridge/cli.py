@@ -250,21 +250,21 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--debug", action="store_true")
     r.set_defaults(fn=cmd_run)
 
-    m = sub.add_parser("models", help="list the catalogue with licences")
-    m.add_argument("--adapters", action="append", metavar="DIR")
+    catalogue = argparse.ArgumentParser(add_help=False)
+    catalogue.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
+
+    m = sub.add_parser("models", parents=[catalogue], help="list the catalogue with licences")
     m.add_argument("--port", type=int, help="port of a running daemon to read status from")
     m.set_defaults(fn=cmd_models)
 
-    i = sub.add_parser("info", help="show a model's card, commands and types")
+    i = sub.add_parser("info", parents=[catalogue], help="show a model's card, commands and types")
     i.add_argument("id")
-    i.add_argument("--adapters", action="append", metavar="DIR")
     i.set_defaults(fn=cmd_info)
 
-    b = sub.add_parser("build", help="build a Docker image for an adapter")
+    b = sub.add_parser("build", parents=[catalogue], help="build a Docker image for an adapter")
     b.add_argument("id")
     b.add_argument("--base", help="base image (default python:3.11-slim, or the card's [docker] base)")
     b.add_argument("--tag", help="image tag (default runway-bridge/<id>:latest)")
-    b.add_argument("--adapters", action="append", metavar="DIR")
     b.set_defaults(fn=cmd_build)
 
     im = sub.add_parser("import", help="make an adapter from an ONNX file",
