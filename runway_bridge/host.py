@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .backends.base import Backend
-from .errors import BackendUnavailable, BridgeError, Conflict, ModelCrashed
+from .errors import BackendUnavailable, BridgeError, Conflict
 
 __all__ = ["Host", "HostState", "Result", "Stream"]
 
@@ -100,7 +100,7 @@ class Host:
     """A model and where it runs: start, stop, call, stream, subscribe."""
 
     def __init__(self, model_id: str, backend: Backend, *, default_command: str | None = None,
-                 queue_size: int = 16, metrics=None, timeout: float | None = None):
+                 queue_size: int = 16, metrics=None):
         self.id = model_id
         self.backend = backend
         self.default_command = default_command
@@ -108,7 +108,6 @@ class Host:
         self.error: BridgeError | None = None
         self.options: dict = {}
         self.manifest: dict | None = None
-        self.timeout = timeout
         self.metrics = metrics or _NullMetrics()
         self.queue: collections.deque[_Job] = collections.deque()
         self.queue_size = queue_size
@@ -264,16 +263,13 @@ class Host:
                 stream.deliver(r)
 
         try:
-            coro = self.backend.call(job.command, job.inputs, binary=True,
-                                     formats=job.formats or (stream.formats if stream else None), timings=timings,
-                                     on_partial=partial if (job.on_partial or stream) else None)
-            result.outputs = await (asyncio.wait_for(coro, self.timeout) if self.timeout else coro)
+            result.outputs = await self.backend.call(
+                job.command, job.inputs, binary=True, formats=job.formats or (stream.formats if stream else None),
+                timings=timings, on_partial=partial if (job.on_partial or stream) else None)
         except asyncio.CancelledError:  # the model was stopped mid-call: its caller must not wait forever
             if job.future is not None and not job.future.done():
                 job.future.set_exception(Conflict(f"model {self.id} was stopped while running {job.command!r}"))
             raise
-        except asyncio.TimeoutError:
-            result.error = ModelCrashed(f"model {self.id} took longer than {self.timeout:g} s on {job.command!r}")
         except BridgeError as e:
             result.error = e
         except Exception as e:

@@ -23,7 +23,7 @@ import builtins
 import inspect
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -74,7 +74,6 @@ class DecodeContext:
 
     file_root: str | None = None  # `file` inputs must resolve inside this folder
     max_pixels: int = 40_000_000
-    extra: dict = field(default_factory=dict)
 
 
 _LOCAL = DecodeContext()
