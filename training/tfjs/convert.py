@@ -5,13 +5,13 @@ Used once per model by training/detection/ and training/multipose/ on the files 
 (it pins numpy and protobuf differently): make a throw-away venv for it::
 
     python3.11 -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu==2.15.1
-    /tmp/tfenv/bin/python training/tfjs/convert.py MODEL.json OUT.tflite [--float16]
+    /tmp/tfenv/bin/python training/tfjs/convert.py MODEL.json OUT.tflite [--float16] [--shape=1,384,384,3]
 
 How: the model.json topology is a GraphDef in JSON; its weight nodes are Consts whose values
 live in the shards (float32, int32, or float16-quantised float32). Filling those in gives a
 frozen GraphDef. Consts declared int64 (stored as int32: TF.js has no int64) get their declared type back. TF.js's own fused ops (``_FusedConv2D``, ``FusedDepthwiseConv2dNative``,
 ``_FusedMatMul``) are split back into the plain op, BiasAdd and the activation, since the TFLite
-converter does not know them. The graph is then wrapped as a function and converted in float32.
+converter does not know them. Inputs get the fixed shape the signature declares. The graph is then wrapped as a function and converted in float32.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def unfuse(nodes: list[dict]) -> list[dict]:
     return result
 
 
-def frozen_graph(model_json: Path):
+def frozen_graph(model_json: Path, shape: list[int] | None = None):
     import tensorflow as tf
     from google.protobuf import json_format
 
@@ -113,17 +113,21 @@ def frozen_graph(model_json: Path):
     graph_def = json_format.ParseDict({"node": topology["node"], "library": topology.get("library", {}),
                                        "versions": topology.get("versions", {})}, tf.compat.v1.GraphDef(),
                                       ignore_unknown_fields=True)
+    shapes = {v["name"].split(":")[0]: [int(d["size"]) for d in v["tensorShape"]["dim"]]
+              for v in spec.get("signature", {}).get("inputs", {}).values()}
     for node in graph_def.node:
+        if node.op == "Placeholder" and node.name in shapes:  # fixed shapes let the converter fold shape maths
+            node.attr["shape"].shape.CopyFrom(tf.TensorShape(shape or shapes[node.name]).as_proto())
         if node.op == "Const" and node.name in weights:
             declared = tf.dtypes.as_dtype(node.attr["dtype"].type).as_numpy_dtype
             node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(weights[node.name].astype(declared)))
     return graph_def, spec.get("signature", {})
 
 
-def convert(model_json: Path, out: Path, float16: bool = False) -> None:
+def convert(model_json: Path, out: Path, float16: bool = False, shape: list[int] | None = None) -> None:
     import tensorflow as tf
 
-    graph_def, signature = frozen_graph(model_json)
+    graph_def, signature = frozen_graph(model_json, shape)
     inputs = [v["name"] if ":" in v["name"] else v["name"] + ":0" for v in signature["inputs"].values()]
     outputs = sorted(v["name"] if ":" in v["name"] else v["name"] + ":0" for v in signature["outputs"].values())
 
@@ -143,5 +147,7 @@ def convert(model_json: Path, out: Path, float16: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--float16"]
-    convert(Path(args[0]), Path(args[1]), float16="--float16" in sys.argv)
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    shape = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--shape=")), None)
+    convert(Path(args[0]), Path(args[1]), float16="--float16" in sys.argv,
+            shape=[int(d) for d in shape.split(",")] if shape else None)
