@@ -6,6 +6,38 @@ from .media import FACE, astronaut_frame
 
 STATE = "window.consoleState"
 
+# Records a hash of the image bytes of every frame the page sends over the WebSocket fast path
+# (the 4-byte length and JSON header, which hold the changing frame id, are left out).
+HOOK_SENT_FRAMES = """(() => {
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (data instanceof Blob) {
+      window.__sent.push(data.arrayBuffer().then((buf) => {
+        const bytes = new Uint8Array(buf, 4 + new DataView(buf).getUint32(0, false));
+        let h = 2166136261;
+        for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 16777619) >>> 0;
+        return `${bytes.length}:${h}`;
+      }));
+    }
+    return send.call(this, data);
+  };
+  return true;
+})()"""
+SENT_FRAMES = "Promise.all(window.__sent).then((h) => ({n: h.length, distinct: new Set(h).size}))"
+
+
+def sample_results(expr: str, seconds: float = 3) -> str:
+    """A page expression that samples `expr` every 100 ms for `seconds` and returns the distinct values."""
+    return f"""new Promise((done) => {{ const seen = new Set(); const t = setInterval(() => {{
+        seen.add(JSON.stringify({expr})); }}, 100);
+        setTimeout(() => {{ clearInterval(t); done([...seen].map((s) => JSON.parse(s))); }}, {seconds * 1000}); }})"""
+
+
+def _in_face(box: dict) -> bool:
+    cx, cy = (box["x"] + box["width"] / 2) / 640, (box["y"] + box["height"] / 2) / 480
+    return FACE[0] < cx < FACE[2] and FACE[1] < cy < FACE[3]
+
 
 def _wait_results(frames: int = 3) -> dict:
     return {"wait": f"{STATE}.frames >= {frames} && {STATE}.fps > 0 && !{STATE}.error", "timeout": 90000}
@@ -20,8 +52,11 @@ def test_console_catalogue_start_stop_and_webcam(bridge_daemon, drive, artifacts
         # haar_faces runs since launch: webcam in, boxes out
         {"click": ".card[data-id=haar_faces]"},
         {"wait": "!document.querySelector('#m-run').hidden"},
+        {"eval": HOOK_SENT_FRAMES, "as": "hooked"},
         {"click": "#m-go"},
         _wait_results(),
+        {"eval": sample_results(f"{STATE}.results.map((r) => r.box)"), "as": "boxes_seen"},
+        {"eval": SENT_FRAMES, "as": "sent"},
         {"eval": f"""({{box: {STATE}.results[0].box, fps: document.querySelector('#s-fps').textContent,
                      latency: document.querySelector('#s-latency').textContent,
                      dropped: document.querySelector('#s-dropped').textContent,
@@ -44,10 +79,13 @@ def test_console_catalogue_start_stop_and_webcam(bridge_daemon, drive, artifacts
     for text in ("EXTRACT", "Apache-2.0", "commercial", "yes", "Google (MediaPipe)", "ms / 640×480"):
         assert text in card, (text, card)
 
+    # the camera moves: the frames sent differ, and so do the faces found in them
+    assert v["sent"]["n"] >= 5 and v["sent"]["distinct"] >= v["sent"]["n"] - 1, v["sent"]
+    faces = [next((b for b in boxes if _in_face(b)), None) for boxes in v["boxes_seen"]]
+    assert all(faces), v["boxes_seen"]  # a face in every result (Haar may add a false positive)
+    assert len({round(f["x"]) for f in faces}) >= 3, faces  # it pans across the frame
+
     haar = v["haar"]
-    box = haar["box"]
-    cx, cy = (box["x"] + box["width"] / 2) / 640, (box["y"] + box["height"] / 2) / 480
-    assert FACE[0] < cx < FACE[2] and FACE[1] < cy < FACE[3]
     assert float(haar["fps"]) > 0 and float(haar["latency"]) > 0 and haar["dropped"].isdigit()
     assert "/v1/models/haar_faces/stream?command=detect" in haar["endpoints"]
     assert bridge_daemon.url + "/v1/models/haar_faces/query" in haar["endpoints"]
