@@ -268,6 +268,10 @@
       if (!video) {
         video = $('#cam');
         video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+        // A hidden <video autoplay> never starts under Chromium's default autoplay policy (it pauses
+        // muted autoplay media that is not visible): the frames sent would all be the first, or black.
+        // play() from the Go click's handler is allowed, and keeps the camera running while hidden.
+        await video.play();
         await new Promise((ok) => { if (video.readyState >= 2) ok(); else video.onloadeddata = ok; });
       }
       m.detectStart(video, onResults, { command: cmd.name, inputs: () => readForm($('#m-inputs')) });
