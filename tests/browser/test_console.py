@@ -80,7 +80,8 @@ def test_console_catalogue_start_stop_and_webcam(bridge_daemon, drive, artifacts
         assert text in card, (text, card)
 
     # the camera moves: the frames sent differ, and so do the faces found in them
-    assert v["sent"]["n"] >= 5 and v["sent"]["distinct"] >= v["sent"]["n"] - 1, v["sent"]
+    # (a frame may go twice when the page sends faster than the 15 fps camera: allow some repeats)
+    assert v["sent"]["distinct"] >= max(5, v["sent"]["n"] // 2), v["sent"]
     faces = [next((b for b in boxes if _in_face(b)), None) for boxes in v["boxes_seen"]]
     assert all(faces), v["boxes_seen"]  # a face in every result (Haar may add a false positive)
     assert len({round(f["x"]) for f in faces}) >= 3, faces  # it pans across the frame
