@@ -200,3 +200,38 @@ def test_console_with_a_token(drive):
     finally:
         d.stop()
     assert answer["values"]["without_token"] == 401
+
+
+def test_console_card_switch_shows_nothing_of_the_previous_model(bridge_daemon, drive):
+    """Switching from a running model to a stopped one: its panel starts clean (no old fps, latency or
+    results), Run is not offered, and a Run forced anyway fires nothing at the stopped model."""
+    answer = drive(bridge_daemon.url + "/?model=haar_faces", [
+        {"wait": "!document.querySelector('#m-run').hidden"},
+        {"eval": HOOK_SENT_FRAMES, "as": "hooked"},
+        {"click": "#m-go"},
+        _wait_results(3),
+        {"eval": "document.querySelector('#s-fps').textContent", "as": "fps_before"},
+        {"click": ".card[data-id=text_ngram]"},
+        {"eval": """({run_hidden: document.querySelector('#m-run').hidden,
+                     fps: document.querySelector('#s-fps').textContent,
+                     latency: document.querySelector('#s-latency').textContent,
+                     found: document.querySelector('#s-found').textContent,
+                     results: window.consoleState.results})""", "as": "just_switched"},
+        {"wait": "document.querySelector('#m-name').textContent === 'Text N-gram' || "
+                 "document.querySelector('#m-state').textContent === 'stopped'"},
+        {"eval": "window.__sent.length", "as": "sent_before_forced_run"},
+        {"eval": "document.querySelector('#m-go').click(), true", "as": "forced"},
+        {"sleep": 1000},
+        {"eval": """({run_hidden: document.querySelector('#m-run').hidden,
+                     state: document.querySelector('#m-state').textContent,
+                     error: document.querySelector('#m-error').textContent,
+                     sent: window.__sent.length, running: window.consoleState.running})""", "as": "after"},
+    ], name="console-switch")
+    v = answer["values"]
+    assert float(v["fps_before"]) > 0
+    sw = v["just_switched"]
+    assert sw["run_hidden"] and sw["fps"] == "–" and sw["latency"] == "–" and sw["found"] == "" and sw["results"] is None
+    after = v["after"]
+    assert after["state"] == "stopped" and after["run_hidden"]
+    assert "not running" in after["error"] and after["running"] is False
+    assert after["sent"] == v["sent_before_forced_run"]
