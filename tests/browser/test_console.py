@@ -235,3 +235,20 @@ def test_console_card_switch_shows_nothing_of_the_previous_model(bridge_daemon, 
     assert after["state"] == "stopped" and after["run_hidden"]
     assert "not running" in after["error"] and after["running"] is False
     assert after["sent"] == v["sent_before_forced_run"]
+
+
+def test_console_readout_in_view_at_1280x800_and_a_favicon(bridge_daemon, drive, artifacts):
+    answer = drive(bridge_daemon.url + "/?model=haar_faces", [
+        {"wait": "!document.querySelector('#m-run').hidden"},
+        {"click": "#m-go"},
+        _wait_results(2),
+        {"eval": """(() => { const r = document.querySelector('#s-fps').getBoundingClientRect();
+                    return {bottom: r.bottom, height: innerHeight, scrolled: scrollY}; })()""", "as": "fps"},
+        {"eval": """fetch(document.querySelector('link[rel=icon]').href).then(async (r) =>
+                    ({status: r.status, type: r.headers.get('content-type'), size: (await r.text()).length}))""",
+         "as": "icon"},
+        {"screenshot": str(artifacts / "console-1280x800.jpg")},
+    ], name="console-1280", viewport=(1280, 800))
+    v = answer["values"]
+    assert v["fps"]["scrolled"] == 0 and 0 < v["fps"]["bottom"] <= v["fps"]["height"], v["fps"]
+    assert v["icon"]["status"] == 200 and v["icon"]["type"].startswith("image/svg") and v["icon"]["size"] > 100
