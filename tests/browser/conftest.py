@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .media import astronaut_frame, write_y4m
+from .media import moving_camera, write_y4m
 from conftest import launch_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +52,8 @@ def Daemon(models: list[str], extra: list[str] = (), **kwargs):
 
 @pytest.fixture(scope="session")
 def camera(tmp_path_factory) -> Path:
-    """The fake webcam: the astronaut photo as a short looping y4m video."""
-    return write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_frame(), frames=4)
+    """The fake webcam: a moving y4m video (real street footage, a face panning across it)."""
+    return write_y4m(tmp_path_factory.mktemp("camera") / "street.y4m", moving_camera())
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,7 @@ const answer = { ok: false, values: {}, console: [], pageErrors: [], requests: [
 const args = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
+];  // and Chromium's default autoplay policy, as users have it: no --autoplay-policy flag
 if (plan.camera) {
   args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
     `--use-file-for-fake-video-capture=${plan.camera}`);
