@@ -196,7 +196,7 @@ async def middleware(request: web.Request, handler):
         if not (allowed or open_ or policy.token_ok(request)):
             raise Forbidden(_refusal(origin))
     except BridgeError as e:
-        return error_response(e)
+        return error_response(e, cors=False)
     resp = await handler(request)
     if isinstance(resp, web.StreamResponse) and not resp.prepared:
         _cors(resp, origin, open_)

@@ -30,8 +30,8 @@ _CORS = {
 }
 
 
-def error_response(err: BridgeError, debug: bool = False) -> web.Response:
-    headers = dict(_CORS)
+def error_response(err: BridgeError, debug: bool = False, *, cors: bool = True) -> web.Response:
+    headers = dict(_CORS) if cors else {}
     if err.retry_after is not None:
         headers["Retry-After"] = str(max(1, int(err.retry_after)))
     return web.json_response(err.to_dict(debug), status=err.status, headers=headers)
