@@ -119,6 +119,9 @@ def cmd_run(args) -> None:
     from .sdk import serve_from_env
 
     enable()
+    if args.token:
+        print("warning: --token is visible to every user of this machine in the process list (ps); "
+              "set RW_TOKEN in the environment instead", file=sys.stderr)
     for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
         if flag:
             os.environ[var] = str(flag)

@@ -116,7 +116,7 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     """Assemble the daemon: the bridge, then each transport; models start after the port binds."""
     from . import access, sources
     from .transports import http, osc, socketio, websocket
-    from .transports._http import BODY_TIMEOUT, DEBUG, RAW_BODIES, TOKEN, middleware
+    from .transports._http import BODY_TIMEOUT, BROWSER_JSON, DEBUG, RAW_BODIES, TOKEN, middleware
 
     # Bodies arrive compressed (read_body inflates them, bounded, off the loop); an idle or
     # half-sent connection is closed after idle_timeout (aiohttp's keep-alive timer runs from accept).
@@ -124,7 +124,7 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
                           handler_args={"auto_decompress": False, "keepalive_timeout": config.idle_timeout})
     app[BRIDGE] = bridge or Bridge(config)
     app[DEBUG] = config.debug
-    app[RAW_BODIES], app[BODY_TIMEOUT] = True, config.body_timeout
+    app[RAW_BODIES], app[BODY_TIMEOUT], app[BROWSER_JSON] = True, config.body_timeout, True
     app[access.ACCESS] = access.Access(bind=config.host, allow_hosts=config.allow_hosts,
                                        allow_origins=config.allow_origins, token=config.token)
     if config.token:

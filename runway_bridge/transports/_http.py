@@ -19,6 +19,7 @@ TOKEN = web.AppKey("token", str)
 # Set by apps whose server runs with ``auto_decompress=False``: `read_body` inflates, bounded, off the loop.
 RAW_BODIES = web.AppKey("raw_bodies", bool)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
+BROWSER_JSON = web.AppKey("browser_json", bool)  # browsers (they send Origin) must label JSON as JSON
 NO_GZIP = "runway_bridge.no_gzip"  # a response flag: answer uncompressed whatever the client offers
 MAX_INFLATE_RATIO = 100
 
@@ -166,7 +167,8 @@ async def read_json(request: web.Request, *, allow_empty: bool = True, text_ok: 
     a page cannot post it as a "simple" request that skips the CORS preflight. `text_ok` also
     takes ``text/plain`` from browsers (what p5's ``httpPost`` sends for a string body)."""
     ctype = request.content_type
-    if "Origin" in request.headers and request.can_read_body and not _is_json_type(ctype) \
+    strict = request.app.get(BROWSER_JSON, False)  # the daemon; the model server keeps the old SDK's laxness
+    if strict and "Origin" in request.headers and request.can_read_body and not _is_json_type(ctype) \
             and not (text_ok and ctype == "text/plain"):
         raise UnsupportedMedia(f"send the body as JSON with 'Content-Type: application/json' (got {ctype!r})")
     raw = await read_body(request)

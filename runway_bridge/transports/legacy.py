@@ -198,12 +198,13 @@ async def start_app_api(main: web.Application, port: int):
     """The control API on a port of its own (the Unity plugin hard-codes 5142): a small app with the
     same bridge, access policy and middlewares. A busy port is a warning, not a failure."""
     from .. import access
-    from ._http import DEBUG, TOKEN
+    from ._http import BODY_TIMEOUT, BROWSER_JSON, DEBUG, RAW_BODIES, TOKEN
 
-    sub = web.Application(middlewares=main.middlewares, client_max_size=main._client_max_size)
+    sub = web.Application(middlewares=main.middlewares, client_max_size=main._client_max_size,
+                          handler_args=main._handler_args)  # the same bounds: raw bodies, timeouts
     sub[BRIDGE], sub[APP_API], sub[SESSIONS] = main[BRIDGE], True, main[SESSIONS]
     sub[MAIN_PORT] = main[BRIDGE].config.port
-    for key in (access.ACCESS, DEBUG, TOKEN):
+    for key in (access.ACCESS, DEBUG, TOKEN, RAW_BODIES, BODY_TIMEOUT, BROWSER_JSON):
         if key in main:
             sub[key] = main[key]
     add_control_routes(sub)
