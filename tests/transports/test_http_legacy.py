@@ -4,11 +4,16 @@ Models HTTP shape as @runwayml/hosted-models speaks it (Bearer token, JSON conte
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
-from conftest import data_uri, free_port, http, jpeg, launch_daemon
+from conftest import ROOT, data_uri, free_port, http, jpeg, launch_daemon
 
 UNITY = {"User-Agent": "UnityPlayer/2019.4.1f1 (UnityWebRequest/1.0, libcurl/7.52.0-DEV)",
          "X-Unity-Version": "2019.4.1f1"}
@@ -90,5 +95,29 @@ def test_hosted_models_shape_with_a_bearer_token(tmp_path, astronaut):
         assert status == 200 and out["image"].startswith("data:image/")
         status, _, out = http("POST", srv.url + "/v1/query", {"image": "x"}, headers={**h, "Authorization": "Bearer no"})
         assert status == 401  # PermissionDeniedError in the client
+    finally:
+        srv.stop()
+
+
+NODE_CLIENT = ROOT / "tests" / "node" / "node_modules" / "@runwayml" / "hosted-models"
+
+
+@pytest.mark.skipif(not shutil.which("node") or not NODE_CLIENT.is_dir(),
+                    reason="needs node and `npm install` in tests/node (@runwayml/hosted-models)")
+def test_the_real_hosted_models_client(tmp_path, astronaut):
+    srv = launch_daemon(tmp_path, "kitchen_sink", token="hm-token",
+                        args=["--allow-host", "*.hosted-models.runwayml.cloud"])
+    try:
+        inputs = tmp_path / "inputs.json"
+        inputs.write_text(json.dumps({"image": data_uri(jpeg(astronaut[::4, ::4]))}))
+        run = subprocess.run(["node", str(Path(__file__).with_name("hosted_models_peer.cjs")),
+                              "http://kitchen.hosted-models.runwayml.cloud/v1", "hm-token", str(inputs)],
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "http_proxy": srv.url, "HTTP_PROXY": srv.url, "no_proxy": ""})
+        out = json.loads(run.stdout.strip().splitlines()[-1])
+        assert "error" not in out, out["error"]
+        assert out["awake"] is True and [i["name"] for i in out["info"]["inputs"]] == ["image"]
+        assert out["keys"] == ["image"] and out["image"].startswith("data:image/jpeg;base64")
+        assert out["wrong"].startswith("Permission denied")  # its PermissionDeniedError, on our 401
     finally:
         srv.stop()
