@@ -6,7 +6,6 @@ Runway endpoints answer at the root for the default model and under ``/v1/models
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -101,8 +100,7 @@ async def list_models(request):
     bridge = request.app[BRIDGE]
     models = [{**e.summary(), **_live(bridge, e.id), "default": e.id == bridge.default_id} for e in bridge.catalog]
     if legacy.wants_app_shape(request):
-        shapes = await legacy.app_models(request)
-        extra = {m["id"]: m for m in json.loads(shapes.body)["models"]}
+        extra = await legacy.app_entries(bridge)
         models = [{**extra[m["id"]], **m} for m in models]
     return json_response({"models": models})
 

@@ -29,7 +29,7 @@ from ..daemon import BRIDGE
 from ..errors import BadInput, NotFound
 from ._http import json_response, read_json
 
-__all__ = ["setup_legacy", "version_id", "app_shape", "start_app_api"]
+__all__ = ["setup_legacy", "version_id", "app_shape", "app_entries", "start_app_api", "wants_app_shape"]
 
 log = logging.getLogger(__name__)
 SESSIONS = web.AppKey("sessions", dict)
@@ -67,15 +67,20 @@ async def healthcheck(request):
     return json_response({"success": True})
 
 
-async def app_models(request):
-    bridge = request.app[BRIDGE]
+async def app_entries(bridge) -> dict[str, dict]:
+    """`app_shape` of every model, by id."""
     sem = asyncio.Semaphore(2)  # manifests are read in child processes: two at a time on a small box
 
     async def one(entry):
         async with sem:
-            return {"id": entry.id, **await app_shape(bridge, entry)}
+            return entry.id, await app_shape(bridge, entry)
 
-    return json_response({"models": list(await asyncio.gather(*(one(e) for e in bridge.catalog)))})
+    return dict(await asyncio.gather(*(one(e) for e in bridge.catalog)))
+
+
+async def app_models(request):
+    shapes = await app_entries(request.app[BRIDGE])
+    return json_response({"models": [{"id": model_id, **shape} for model_id, shape in shapes.items()]})
 
 
 def _session(request, model_id: str) -> dict:
@@ -198,12 +203,13 @@ async def start_app_api(main: web.Application, port: int):
     """The control API on a port of its own (the Unity plugin hard-codes 5142): a small app with the
     same bridge, access policy and middlewares. A busy port is a warning, not a failure."""
     from .. import access
-    from ._http import BODY_TIMEOUT, BROWSER_JSON, DEBUG, RAW_BODIES, TOKEN
+    from ._http import BODY_TIMEOUT, BROWSER_JSON, DEBUG, PUBLIC, RAW_BODIES, TOKEN
 
     sub = web.Application(middlewares=main.middlewares, client_max_size=main._client_max_size,
                           handler_args=main._handler_args)  # the same bounds: raw bodies, timeouts
     sub[BRIDGE], sub[APP_API], sub[SESSIONS] = main[BRIDGE], True, main[SESSIONS]
     sub[MAIN_PORT] = main[BRIDGE].config.port
+    sub[PUBLIC] = (("/v1/healthcheck",), (), ())
     for key in (access.ACCESS, DEBUG, TOKEN, RAW_BODIES, BODY_TIMEOUT, BROWSER_JSON):
         if key in main:
             sub[key] = main[key]
