@@ -125,3 +125,28 @@ def test_the_token_lets_any_origin_in(tmp_path):
         assert srv.get("/v1/models", headers={"Origin": EVIL, "Authorization": "Bearer wrong"})[0] == 403
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1:8000", True), ("[::1]:8000", True), ("localhost", True), ("LOCALHOST.:8000", True),
+    ("sketch.localhost:8000", True), ("10.0.0.7:8000", True), ("mybox:8000", True), ("", True),
+    ("evil.example", False), ("127.0.0.1.nip.io:8000", False), ("studio.example:1", True), ("a.studio.example", False),
+])
+def test_host_allow_list(host, ok):
+    from runway_bridge.access import Access
+
+    assert Access(allow_hosts=["studio.example"]).host_allowed(host) is ok
+
+
+@pytest.mark.parametrize("origin, ok", [
+    ("http://localhost:5500", True), ("http://127.0.0.1", True), ("https://[::1]:3000", True),
+    ("http://app.localhost:1", True), ("http://127.0.0.1:8000", True), ("null", False),
+    ("http://localhost.evil.example", False), ("https://editor.p5js.org", True), ("https://p5js.org", False),
+    ("https://x.glitch.me", True), ("chrome-extension://abc", False), ("http://10.0.0.7:8000", True),
+    ("http://10.0.0.8:8000", False),
+])
+def test_origin_policy(origin, ok):
+    from runway_bridge.access import Access
+
+    policy = Access(allow_origins=["https://editor.p5js.org", "https://*.glitch.me"])
+    assert policy.origin_allowed(origin, "10.0.0.7:8000") is ok  # the last two: same origin, or not
