@@ -27,11 +27,14 @@ def _config(args) -> Config:  # noqa: F821
         sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
     for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
-                 "queue_size", "file_root", "remote_token"):
+                 "queue_size", "file_root", "remote_token", "idle_timeout", "body_timeout", "app_api_port"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
-    cfg.token = args.token or os.environ.get("RUNWAY_BRIDGE_TOKEN") or cfg.token
+    cfg.token = _token(args) or cfg.token
+    cfg.allow_hosts += getattr(args, "allow_host", None) or []
+    cfg.allow_origins += getattr(args, "allow_origin", None) or []
+    cfg.allow_source_urls += getattr(args, "allow_source_url", None) or []
     cfg.remote_token = cfg.remote_token or os.environ.get("RUNWAY_BRIDGE_REMOTE_TOKEN")
     cfg.models = list(args.model or cfg.models)
     cfg.adapters = [Path(a) for a in (cfg.adapters + (args.adapters or []))]
@@ -55,6 +58,25 @@ def _config(args) -> Config:  # noqa: F821
         cfg.backends[model_id] = kind
     cfg.debug = args.debug or cfg.debug
     return cfg
+
+
+def _token(args) -> str | None:
+    """--token-file, then RUNWAY_BRIDGE_TOKEN, then --token (which every user sees in `ps`: warned)."""
+    path = getattr(args, "token_file", None)
+    if path:
+        try:
+            token = Path(path).expanduser().read_text().strip()
+        except OSError as e:
+            sys.exit(f"error: cannot read the token file {path}: {e.strerror}")
+        if not token:
+            sys.exit(f"error: the token file {path} is empty")
+        return token
+    if os.environ.get("RUNWAY_BRIDGE_TOKEN"):
+        return os.environ["RUNWAY_BRIDGE_TOKEN"]
+    if args.token:
+        print("warning: a token given with --token is visible to every user of this machine in the process "
+              "list (ps); put it in a file (--token-file PATH) or in RUNWAY_BRIDGE_TOKEN instead", file=sys.stderr)
+    return args.token
 
 
 def cmd_serve(args) -> None:
@@ -97,6 +119,9 @@ def cmd_run(args) -> None:
     from .sdk import serve_from_env
 
     enable()
+    if args.token:
+        print("warning: --token is visible to every user of this machine in the process list (ps); "
+              "set RW_TOKEN in the environment instead", file=sys.stderr)
     for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
         if flag:
             os.environ[var] = str(flag)
@@ -233,7 +258,19 @@ def main(argv: list[str] | None = None) -> None:
                    help="the daemon reads frames for a model: camera index, video file or URL")
     s.add_argument("--remote", action="append", metavar="URL", help="use a remote daemon's models")
     s.add_argument("--remote-token", help="token of the remote daemon (or RUNWAY_BRIDGE_REMOTE_TOKEN)")
-    s.add_argument("--token", help="require this token from every client (or RUNWAY_BRIDGE_TOKEN)")
+    s.add_argument("--token", help="require this token from every client (visible in ps: prefer --token-file)")
+    s.add_argument("--token-file", metavar="PATH", help="read the token from this file (or set RUNWAY_BRIDGE_TOKEN)")
+    s.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also answer to this Host name (repeatable; '*' for any; IPs and localhost always)")
+    s.add_argument("--allow-origin", action="append", metavar="ORIGIN",
+                   help="web pages from this origin may use the daemon, e.g. https://editor.p5js.org "
+                        "(repeatable; wildcards; 'null' for file:// pages)")
+    s.add_argument("--allow-source-url", action="append", metavar="PATTERN",
+                   help="URLs network clients may open as sources, e.g. 'rtsp://192.168.1.20/*' (repeatable)")
+    s.add_argument("--idle-timeout", type=float, help="seconds an idle or half-sent connection is kept (default 15)")
+    s.add_argument("--body-timeout", type=float, help="seconds a request body may take to arrive (default 60)")
+    s.add_argument("--app-api-port", type=int, metavar="PORT", nargs="?", const=5142,
+                   help="also serve the desktop app's control API (Unity plugin) on this port (default 5142)")
     s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
     s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
     s.add_argument("--file-root", type=Path, help="folder that `file` inputs from clients may read")

@@ -76,11 +76,11 @@ def drive(tmp_path, camera, artifacts):
     """Run one plan in Chromium (see drive.mjs); returns the answer dict, failing with the page's logs."""
 
     def run(url: str, steps: list, *, name: str, timeout_ms: int = 60000, use_camera: bool = True,
-            viewport: tuple[int, int] = (1100, 800)) -> dict:
+            viewport: tuple[int, int] = (1100, 800), hosts: dict | None = None) -> dict:
         plan = {"url": url, "steps": steps, "p5": str(P5), "chromium": CHROMIUM, "timeout": timeout_ms,
                 "viewport": {"width": viewport[0], "height": viewport[1]},
                 "camera": str(camera) if use_camera else None,
-                "failScreenshot": str(artifacts / f"{name}-FAILED.png")}
+                "failScreenshot": str(artifacts / f"{name}-FAILED.png"), "hosts": hosts or {}}
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(plan))
         out = subprocess.run(["node", str(DRIVER), str(path)], capture_output=True, text=True,

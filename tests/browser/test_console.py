@@ -164,7 +164,8 @@ def test_console_daemon_side_source(drive, artifacts, camera):
     """The daemon reads the video itself; the console only listens (?listen=1) and draws the results."""
     from .conftest import Daemon
 
-    d = Daemon(["haar_faces"], ["--source", f"haar_faces={camera}"])
+    # a path from a client is a source only inside --file-root (docs/security.md)
+    d = Daemon(["haar_faces"], ["--source", f"haar_faces={camera}", "--file-root", str(camera.parent)])
     try:
         d.wait_running("haar_faces")
         answer = drive(d.url + "/?model=haar_faces", [
