@@ -205,6 +205,37 @@ def cmd_import(args) -> None:
           f"  runway-bridge serve --adapters {folder.parent} --model {folder.name}")
 
 
+def _name_values(specs: list[str] | None, flag: str) -> dict:
+    """NAME=VALUE pairs, each value JSON when it parses (numbers, lists), else text."""
+    out = {}
+    for spec in specs or []:
+        key, sep, value = spec.partition("=")
+        if not key or not sep:
+            sys.exit(f"{flag} takes NAME=VALUE, got {spec!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_render(args) -> None:
+    from .render import render
+
+    entry = _catalog(args).get(args.model)
+    print(f"Rendering {args.input} through {entry.id} into {args.output}...", file=sys.stderr, flush=True)
+    try:
+        summary = render(args.input, entry, args.output, command=args.command,
+                         options=_name_values(args.option, "--option"), inputs=_name_values(args.input_value, "--input"),
+                         backend=args.backend, record=args.record, max_frames=args.frames)
+    except KeyboardInterrupt:
+        sys.exit(130)  # render() said where the frames rendered so far are
+    audio = ", audio copied" if summary.audio else ""
+    recorded = f"; {summary.recorded} results in {args.record}" if args.record else ""
+    print(f"Wrote {summary.frames} frames to {summary.output} in {summary.seconds:.1f} s "
+          f"({summary.fps:.1f} frames/s{audio}){recorded}.", file=sys.stderr)
+
+
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
 
@@ -280,6 +311,23 @@ def main(argv: list[str] | None = None) -> None:
     im.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "coreml", "directml"])
     im.add_argument("--force", action="store_true", help="replace an existing adapter folder")
     im.set_defaults(fn=cmd_import)
+
+    rn = sub.add_parser("render", parents=[catalogue], help="render a video file or an image folder through a model",
+                        description="Run every frame of a video (or an image folder) through a model and write the "
+                                    "result as an H.264 video (audio copied) or, for an output without a suffix, "
+                                    "a folder of PNG frames. Models without an image output draw their points "
+                                    "and boxes onto the input frames.")
+    rn.add_argument("input", help="a video file or a folder of images")
+    rn.add_argument("--model", required=True, metavar="ID", help="the catalogue model to run")
+    rn.add_argument("-o", "--output", required=True, help="out.mp4 (or a folder name for PNG frames)")
+    rn.add_argument("--command", help="the model's command (default: its default command)")
+    rn.add_argument("--option", action="append", metavar="NAME=VALUE", help="a setup option (repeatable)")
+    rn.add_argument("--input", dest="input_value", action="append", metavar="NAME=VALUE",
+                    help="a command input besides the image (repeatable), e.g. --input style=3")
+    rn.add_argument("--backend", help="where the model runs (default: its card's backend)")
+    rn.add_argument("--record", metavar="FILE.jsonl|FILE.csv", help="also save every result with its frame time")
+    rn.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    rn.set_defaults(fn=cmd_render)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)
