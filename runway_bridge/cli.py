@@ -53,6 +53,11 @@ def _config(args) -> Config:  # noqa: F821
     for spec in args.backend or []:
         model_id, _, kind = spec.partition("=")
         cfg.backends[model_id] = kind
+    for spec in getattr(args, "record", None) or []:
+        model_id, sep, path = spec.partition("=")
+        if not sep or not path.lower().endswith((".jsonl", ".csv")):
+            sys.exit(f"--record takes MODEL=FILE.jsonl or MODEL=FILE.csv, got {spec!r}")
+        cfg.record[model_id] = path
     cfg.debug = args.debug or cfg.debug
     return cfg
 
@@ -262,6 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")
+    s.add_argument("--record", action="append", metavar="ID=FILE",
+                   help="save every result of a model to a .jsonl or .csv file (repeatable)")
     s.add_argument("--remote", action="append", metavar="URL", help="use a remote daemon's models")
     s.add_argument("--remote-token", help="token of the remote daemon (or RUNWAY_BRIDGE_REMOTE_TOKEN)")
     s.add_argument("--token", help="require this token from every client (or RUNWAY_BRIDGE_TOKEN)")

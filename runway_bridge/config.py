@@ -34,6 +34,7 @@ class Config:
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
+    record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
     remote_token: str | None = None
     debug: bool = False
 

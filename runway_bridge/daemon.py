@@ -124,6 +124,11 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
 
     async def bridge_ctx(app):
         bridge = app[BRIDGE]
+        recorders = []
+        if config.record:
+            from .record import record_results
+
+            recorders = record_results(bridge, config.record)
         remotes = None
         if config.remotes:  # their catalogues arrive in the background; their --model ids start then
             from .remotes import RemoteDaemons
@@ -135,6 +140,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
                 bridge.start(model_id)
         yield
         await bridge.close()
+        for rec in recorders:
+            rec.close()
         if remotes is not None:
             await remotes.close()
 

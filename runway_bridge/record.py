@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
+import time
 from pathlib import Path
 
 from .types import Blob
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "record_results"]
+
+log = logging.getLogger(__name__)
 
 
 def _plain(value):
@@ -66,3 +70,30 @@ class Recorder:
 
     def close(self) -> None:
         self._file.close()
+
+
+def record_results(bridge, files: dict[str, str]) -> list[Recorder]:
+    """Record every result of the named models of a running daemon (``serve --record ID=FILE``)."""
+    recorders = {model_id: Recorder(path) for model_id, path in files.items()}
+    start = time.monotonic()
+
+    def attach(host) -> None:
+        rec = recorders.get(host.id)
+        if rec is None:
+            return
+
+        def on_result(result) -> None:
+            if result.error is not None or not result.final or result.outputs is None:
+                return
+            frame = result.frame_id if isinstance(result.frame_id, (int, float, str)) else None
+            try:
+                rec.write(frame, time.monotonic() - start, result.outputs)
+            except (OSError, ValueError, TypeError) as e:
+                log.warning("cannot record a result of %s to %s: %s", host.id, rec.path, e)
+
+        host.subscribe(on_result)
+
+    bridge.listeners.append(attach)
+    for host in list(bridge.hosts.values()):
+        attach(host)
+    return list(recorders.values())

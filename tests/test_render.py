@@ -187,3 +187,24 @@ def test_render_errors_say_what_to_do(tmp_path):
     assert r.returncode != 0 and "cannot read" in r.stderr
     r = cli(VTEST, "--model", "cartoon", "-o", tmp_path / "o.mp4", "--record", tmp_path / "r.xml")
     assert r.returncode != 0 and ".jsonl or .csv" in r.stderr
+
+
+def test_serve_records_every_result_of_a_live_model(daemon, tmp_path, astronaut):
+    from conftest import data_uri, jpeg
+
+    jsonl, table = tmp_path / "live.jsonl", tmp_path / "live.csv"
+    d = daemon("haar_faces", "cartoon", args=["--record", f"haar_faces={jsonl}", "--record", f"cartoon={table}"])
+    for _ in range(3):
+        status, _, body = d.post("/v1/models/haar_faces/query", {"image": data_uri(jpeg(astronaut))})
+        assert status == 200 and body["count"] == 1
+    status, _, _ = d.post("/v1/models/cartoon/query", {"image": data_uri(jpeg(astronaut))})
+    assert status == 200
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert len(lines) == 3 and all(x["outputs"]["count"] == 1 and len(x["outputs"]["boxes"]) == 1 for x in lines)
+    assert 0 <= lines[0]["time"] <= lines[1]["time"] <= lines[2]["time"]
+    rows = list(csv.reader(table.open()))
+    assert rows == [["frame", "time"], rows[1]] and len(rows) == 2  # the picture itself is left out
+    d.stop()
+    r = subprocess.run([sys.executable, "-m", "runway_bridge", "serve", "--record", "haar_faces=out.txt"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "MODEL=FILE.jsonl" in r.stderr
