@@ -38,6 +38,15 @@ def _config(args) -> Config:  # noqa: F821
     cfg.osc_targets += args.osc_target or []
     cfg.sources += args.source or []
     cfg.remotes += args.remote or []
+    cfg.video_out += getattr(args, "video_out", None) or []
+    if cfg.video_out:
+        from .sinks import parse_video_out
+
+        for spec in cfg.video_out:
+            try:
+                parse_video_out(spec)
+            except ValueError as e:
+                sys.exit(f"error: {e}")
     if args.no_osc:
         cfg.osc_port = None
     for spec in args.option or []:
@@ -269,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="the daemon reads frames for a model: camera index, video file or URL")
     s.add_argument("--record", action="append", metavar="ID=FILE",
                    help="save every result of a model to a .jsonl or .csv file (repeatable)")
+    s.add_argument("--video-out", action="append", metavar="ID=KIND",
+                   help="publish a model's image output as video: ID[:OUTPUT]=ndi|spout|syphon[:NAME] (repeatable)")
     s.add_argument("--remote", action="append", metavar="URL", help="use a remote daemon's models")
     s.add_argument("--remote-token", help="token of the remote daemon (or RUNWAY_BRIDGE_REMOTE_TOKEN)")
     s.add_argument("--token", help="require this token from every client (or RUNWAY_BRIDGE_TOKEN)")

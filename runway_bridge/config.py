@@ -35,6 +35,7 @@ class Config:
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
     record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
+    video_out: list[str] = field(default_factory=list)  # "ID[:OUTPUT]=ndi|spout|syphon[:NAME]"
     remote_token: str | None = None
     debug: bool = False
 

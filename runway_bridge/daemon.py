@@ -151,5 +151,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     if config.osc_port is not None:
         osc.setup_osc(app)
     sources.setup_sources(app)
+    from .sinks import setup_video_out
+
+    setup_video_out(app)
     http.setup_http(app)
     return app

@@ -52,7 +52,8 @@ class Source:
     def __init__(self, bridge, model_id: str, spec, *, loop: bool = True, fps: float | None = None):
         self.bridge, self.model_id, self.loop, self.max_fps = bridge, model_id, loop, fps
         self.spec = str(spec).strip()
-        self.kind = "camera" if self.spec.isdigit() else "url" if "://" in self.spec else "file"
+        self.kind = ("camera" if self.spec.isdigit() else "ndi" if self.spec.startswith("ndi://")
+                     else "url" if "://" in self.spec else "file")
         self.state, self.error, self.last_error = "opening", None, None
         self.fps = 0.0
         self.size: tuple[int, int] | None = None
@@ -69,7 +70,12 @@ class Source:
 
     # -- opening, on a worker thread ------------------------------------------------------
     def _open(self):
-        if self.kind == "camera":
+        if self.kind == "ndi":
+            from .ndi import NDICapture
+
+            cap = NDICapture(self.spec[len("ndi://"):])
+            fail = f"the NDI sender {self.spec} sent no video within 5 s"
+        elif self.kind == "camera":
             cap = cv2.VideoCapture(int(self.spec))
             fail = f"camera {self.spec} could not be opened (not connected, no permission, or in use by another program)"
         elif self.kind == "url":
