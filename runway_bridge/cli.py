@@ -250,6 +250,30 @@ def cmd_render(args) -> None:
           f"({summary.fps:.1f} frames/s{audio}){recorded}.", file=sys.stderr)
 
 
+def cmd_sources(args) -> None:
+    from .capture_devices import list_sources
+
+    print("Looking for cameras and NDI senders...", file=sys.stderr, flush=True)
+    found = list_sources(args.ndi_ip or "", args.timeout)
+    if args.json:
+        print(json.dumps(found, indent=1))
+        return
+    cams = found["cameras"]
+    print("Cameras (--source ID=INDEX):" if cams else "Cameras: none found")
+    for c in cams:
+        sizes = ", ".join(f"{w}x{h}" for w, h in c["sizes"]) or "?"
+        state = "busy (another program has it)" if c["busy"] else f"{c['default'][0]}x{c['default'][1]}; accepts {sizes}"
+        print(f"  {c['index']}  {c['name'] or 'camera'}: {state}")
+    if found["ndi"] is None:
+        print(f"NDI: not installed ({sys.executable} -m pip install 'runway-bridge[ndi]')")
+    elif not found["ndi"]:
+        print("NDI senders: none found" + ("" if args.ndi_ip else " (no mDNS here? try --ndi-ip HOST)"))
+    else:
+        print("NDI senders (--source ID=ndi://NAME):")
+        for s in found["ndi"]:
+            print(f"  {s['name']}  at {s['address'] or '?'}")
+
+
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
 
@@ -346,6 +370,13 @@ def main(argv: list[str] | None = None) -> None:
     rn.add_argument("--record", metavar="FILE.jsonl|FILE.csv", help="also save every result with its frame time")
     rn.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
     rn.set_defaults(fn=cmd_render)
+
+    so = sub.add_parser("sources", help="list cameras and NDI senders a model can read",
+                        description="List the cameras (index, name, sizes) and NDI senders on the network.")
+    so.add_argument("--ndi-ip", metavar="HOSTS", help="also ask these hosts for NDI senders (comma separated)")
+    so.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for NDI senders (default 2)")
+    so.add_argument("--json", action="store_true", help="print JSON")
+    so.set_defaults(fn=cmd_sources)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)

@@ -97,3 +97,21 @@ def test_video_out_errors(daemon):
     r = subprocess.run([sys.executable, "-m", "runway_bridge", "serve", "--video-out", "haar_faces=vga"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "ID[:OUTPUT]=KIND" in r.stderr
+
+
+def test_sources_lists_an_ndi_sender(frame640, tmp_path):
+    name = f"rb-list-{time.monotonic_ns()}"
+    image = tmp_path / "astronaut.npy"
+    np.save(image, frame640)
+    sender = subprocess.Popen([sys.executable, str(PEER), "send", name, str(image), "30"], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert sender.stdout.readline().strip() == "sending"
+        r = subprocess.run([sys.executable, "-m", "runway_bridge", "sources", "--ndi-ip", "127.0.0.1", "--timeout", "3"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert f"({name})  at 127.0.0.1:" in r.stdout, r.stdout
+        assert "Cameras" in r.stdout  # none on this machine: it says so
+    finally:
+        sender.kill()
+        sender.wait()
