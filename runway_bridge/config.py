@@ -34,6 +34,8 @@ class Config:
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
+    record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
+    video_out: list[str] = field(default_factory=list)  # "ID[:OUTPUT]=ndi|spout|syphon[:NAME]"
     remote_token: str | None = None
     debug: bool = False
     # Access and bounds (docs/security.md)

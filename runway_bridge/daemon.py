@@ -132,6 +132,11 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
 
     async def bridge_ctx(app):
         bridge = app[BRIDGE]
+        recorders = []
+        if config.record:
+            from .record import record_results
+
+            recorders = record_results(bridge, config.record)
         remotes = None
         if config.remotes:  # their catalogues arrive in the background; their --model ids start then
             from .remotes import RemoteDaemons
@@ -143,6 +148,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
                 bridge.start(model_id)
         yield
         await bridge.close()
+        for rec in recorders:
+            rec.close()
         if remotes is not None:
             await remotes.close()
 
@@ -152,5 +159,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     if config.osc_port is not None:
         osc.setup_osc(app)
     sources.setup_sources(app)
+    from .sinks import setup_video_out
+
+    setup_video_out(app)
     http.setup_http(app)
     return app

@@ -68,11 +68,11 @@ def check_source(config, spec: str, *, trusted: bool) -> tuple[str, str]:
     parts = urlsplit(spec)
     if parts.scheme == "file":
         spec = unquote(parts.path)
-    elif "://" in spec:
+    elif "://" in spec:  # a stream URL, or an NDI sender (ndi://NAME@HOST): the daemon connects out
         if not trusted and not any(fnmatch.fnmatchcase(spec, p) for p in config.allow_source_urls):
             raise Forbidden(f"the daemon opens only the stream URLs you allow; to allow this one, start it with "
                             f"--allow-source-url '{parts.scheme}://{parts.netloc}/*'")
-        return "url", spec
+        return ("ndi" if parts.scheme == "ndi" else "url"), spec
     root = config.file_root
     if root is None and not trusted:
         raise Forbidden("video files from the network are refused; start the daemon with --file-root FOLDER "
@@ -109,7 +109,12 @@ class Source:
 
     # -- opening, on a worker thread ------------------------------------------------------
     def _open(self):
-        if self.kind == "camera":
+        if self.kind == "ndi":
+            from .ndi import NDICapture
+
+            cap = NDICapture(self.spec[len("ndi://"):])
+            fail = f"the NDI sender {self.spec} sent no video within 5 s"
+        elif self.kind == "camera":
             cap = cv2.VideoCapture(int(self.spec))
             fail = f"camera {self.spec} could not be opened (not connected, no permission, or in use by another program)"
         elif self.kind == "url":
