@@ -27,7 +27,7 @@ def _config(args) -> Config:  # noqa: F821
         sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
     for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
-                 "queue_size", "file_root", "remote_token"):
+                 "queue_size", "max_inflight", "file_root", "remote_token"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -236,6 +236,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--token", help="require this token from every client (or RUNWAY_BRIDGE_TOKEN)")
     s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
     s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
+    s.add_argument("--max-inflight", type=int, metavar="BYTES",
+                   help="bytes of frames all models may hold waiting or running before new ones get 503 (default 256 MiB)")
     s.add_argument("--file-root", type=Path, help="folder that `file` inputs from clients may read")
     s.add_argument("--config", help="a TOML file with the same settings")
     s.add_argument("--debug", action="store_true", help="verbose logs and tracebacks in errors")

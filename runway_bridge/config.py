@@ -31,6 +31,7 @@ class Config:
     token: str | None = None
     max_body: int = 32 * 1024 * 1024
     queue_size: int = 16
+    max_inflight: int = 256 * 1024 * 1024  # bytes of frames held by all models' queues and slots
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
