@@ -16,7 +16,8 @@ import pytest
 
 from runway_bridge.backends import create
 from runway_bridge.errors import BadInput, BridgeError, NotFound
-from runway_bridge.host import Host, HostState, check_frame_id
+from runway_bridge import host as host_module
+from runway_bridge.host import Host, HostState
 from runway_bridge.wire import decode_frame
 
 from conftest import FIXTURE_ADAPTERS, data_uri, jpeg
@@ -41,13 +42,13 @@ async def started(model: str = "deep_output", **kwargs) -> Host:
 
 @pytest.mark.parametrize("frame", [None, 0, -3, 2**62, 1.5, "f1", "x" * 128])
 def test_short_strings_and_finite_numbers_are_frame_ids(frame):
-    check_frame_id(frame)
+    host_module.check_frame_id(frame)
 
 
 @pytest.mark.parametrize("frame", [nested(500), [1], {"a": 1}, "x" * 129, math.inf, math.nan, 2**64, True, b"x"])
 def test_anything_else_is_refused_as_a_frame_id(frame):
     with pytest.raises(BadInput, match="frame id"):
-        check_frame_id(frame)
+        host_module.check_frame_id(frame)
 
 
 async def test_a_raising_subscriber_is_dropped_and_the_others_are_served():
