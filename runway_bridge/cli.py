@@ -26,7 +26,7 @@ def _config(args) -> Config:  # noqa: F821
     except (OSError, ValueError) as e:
         sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
-    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
+    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "wekinator", "max_body",
                  "queue_size", "max_inflight", "file_root", "remote_token"):
         value = getattr(args, name, None)
         if value is not None:
@@ -36,6 +36,7 @@ def _config(args) -> Config:  # noqa: F821
     cfg.models = list(args.model or cfg.models)
     cfg.adapters = [Path(a) for a in (cfg.adapters + (args.adapters or []))]
     cfg.osc_targets += args.osc_target or []
+    cfg.osc_allow += args.osc_allow or []
     cfg.sources += args.source or []
     cfg.remotes += args.remote or []
     if args.no_osc:
@@ -222,7 +223,10 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--osc-port", type=int, help="OSC port to listen on (default 57100)")
     s.add_argument("--osc-reply-port", type=int, help="port OSC replies go to (default 57200)")
     s.add_argument("--osc-target", action="append", metavar="HOST:PORT", help="push OSC results here (repeatable)")
-    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram in bytes (default 1400)")
+    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram of numbers in bytes (default 1400)")
+    s.add_argument("--osc-max-json", type=int, help="largest /data, /error, /info datagram in bytes (default 65507)")
+    s.add_argument("--osc-allow", action="append", metavar="CIDR",
+                   help="also accept OSC from this network, e.g. 192.168.1.0/24 (repeatable; default loopback only)")
     s.add_argument("--wekinator", metavar="HOST:PORT", nargs="?", const="127.0.0.1:6448", help="send /wek/inputs")
     s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
     s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")

@@ -14,9 +14,9 @@ import math
 import aiohttp
 import pytest
 
+from runway_bridge import host as host_module
 from runway_bridge.backends import create
 from runway_bridge.errors import BadInput, BridgeError, NotFound
-from runway_bridge import host as host_module
 from runway_bridge.host import Host, HostState
 from runway_bridge.wire import decode_frame
 
