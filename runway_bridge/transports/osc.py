@@ -341,11 +341,12 @@ class OscServer:
             dgrams = [data]
             if omitted:  # say so where Runway clients look for trouble, beside the /data with its notes
                 size = codec.json_size(outputs)
+                raise_it = "" if self.json_limit == codec.MAX_UDP else f" (raise --osc-max-json up to {codec.MAX_UDP})"
                 dgrams.append(codec.error_message(
                     self._address(result.model, "error"),
                     f"{result.model}: {', '.join(omitted)} left out of /data: the outputs' JSON is at least {size} bytes, over "
                     f"the {self.json_limit}-byte limit of one OSC datagram"
-                    f"{'' if self.json_limit == codec.MAX_UDP else ' (raise --osc-max-json up to %d)' % codec.MAX_UDP}; "
+                    f"{raise_it}; "
                     f"read them over HTTP or WebSocket", 413, self.limit))
             numbers = codec.result_numbers(result.model, outputs, specs, self.limit)
             wek = None
