@@ -367,6 +367,11 @@ def test_pattern_addresses_and_hostile_packets_get_errors_fast_and_the_daemon_se
     assert sum("patterns" in e and "not supported" in e for e in errors) == 2, errors
     assert any("bundles nest deeper" in e or "element says" in e for e in errors)
     assert any("unsupported OSC type tag" in e for e in errors)
+    flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(300):  # each is answered, but the log gets a few lines, not 300 tracebacks
+        flood.sendto(b"garbage %d" % i, to)
+    flood.close()
+    peer.receive("/error", n=304)
     peer.send(to, "/query", small_face_query(astronaut))
     assert json.loads(peer.receive("/data")[0].params[0])["count"] == 1
     assert time.monotonic() - started < 30  # minutes before the fix; seconds on a loaded box now
