@@ -26,7 +26,8 @@ def _config(args) -> Config:  # noqa: F821
     except (OSError, ValueError) as e:
         sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
-    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "wekinator", "max_body",
+    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "osc_bundles",
+                 "wekinator", "max_body",
                  "queue_size", "max_inflight", "file_root", "remote_token"):
         value = getattr(args, name, None)
         if value is not None:
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--osc-target", action="append", metavar="HOST:PORT", help="push OSC results here (repeatable)")
     s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram of numbers in bytes (default 1400)")
     s.add_argument("--osc-max-json", type=int, help="largest /data, /error, /info datagram in bytes (default 65507)")
+    s.add_argument("--osc-bundles", choices=("targets", "all", "none"),
+                   help="send each result's numbers as one OSC bundle to push targets (default), everyone, or nobody")
     s.add_argument("--osc-allow", action="append", metavar="CIDR",
                    help="also accept OSC from this network, e.g. 192.168.1.0/24 (repeatable; default loopback only)")
     s.add_argument("--wekinator", metavar="HOST:PORT", nargs="?", const="127.0.0.1:6448", help="send /wek/inputs")

@@ -24,6 +24,7 @@ class Config:
     osc_max_datagram: int = 1400  # the flattened number addresses
     osc_max_json: int = 65507  # /data, /error and /info JSON strings: the UDP limit, as old clients expect
     osc_allow: list[str] = field(default_factory=list)  # CIDRs OSC senders may come from, beside loopback
+    osc_bundles: str = "targets"  # who gets each result's numbers as bundles: targets | all | none
     wekinator: str | None = None  # "host:port" for /wek/inputs, usually 127.0.0.1:6448
     models: list[str] = field(default_factory=list)  # started at launch; the first is the default
     model_options: dict[str, dict] = field(default_factory=dict)

@@ -6,8 +6,10 @@ packet's source port (Max's ``udpsend`` sends from a random one). ``/server/disc
 stops. ``/query s:JSON`` runs the default model (``/<model>/query`` another one); every connected
 peer gets ``/data s:JSON`` (``/<model>/data`` for other models) and the numbers of every result;
 an error goes back to the one who caused it as ``/error s:{"error", "status"}``, never in ``/data``.
-Push targets (``--osc-target``) get the numbers of every result without a handshake; Wekinator
-mode sends ``/wek/inputs``. Addresses and splitting: `_osc_codec` and docs/protocol-osc.md.
+Push targets (``--osc-target``) get the numbers of every result without a handshake, each result
+as one bundle (`_osc_bundle`; ``--osc-bundles all`` bundles for Runway peers too, ``none`` for
+nobody: Pd's [oscparse] reads no bundles); Wekinator mode sends ``/wek/inputs``. Addresses and
+splitting: `_osc_codec` and docs/protocol-osc.md.
 
 Hostile packets are normal packets. `_osc_decode` reads them in one bounded pass; addresses
 are looked up in a dict, and address patterns (``*?[]{}``) are refused: python-osc's pattern
@@ -25,6 +27,7 @@ import json
 import logging
 import re
 import socket
+import time
 
 from aiohttp import web
 
@@ -32,6 +35,7 @@ from .. import jsonsafe
 from .._ratelimit_log import RateLimitedLog
 from ..daemon import BRIDGE
 from ..errors import BadInput, BridgeError
+from . import _osc_bundle as bundling
 from . import _osc_codec as codec
 from ._osc_decode import decode_packet
 
@@ -89,6 +93,12 @@ class OscServer:
             raise ValueError(f"--osc-max-json {json_limit}: must be 128 to {codec.MAX_UDP} bytes")
         self.limit, self.json_limit, self.reply_port = cfg.osc_max_datagram, json_limit, cfg.osc_reply_port
         self.allow = parse_networks(getattr(cfg, "osc_allow", ()))
+        self.bundling = getattr(cfg, "osc_bundles", "targets")
+        if self.bundling not in ("targets", "all", "none"):
+            raise ValueError(f"--osc-bundles {self.bundling!r}: choose targets, all or none")
+        # numbers are built to fit a bundle whoever gets them, so their split never depends on the receiver
+        self.numbers_limit = self.limit - (bundling.BUNDLE_OVERHEAD if self.bundling != "none" else 0)
+        self._rates: dict[str, bundling.Rate] = {}
         self._allowed: dict[str, bool] = {}
         self.target_names = [parse_hostport(t, "--osc-target") for t in cfg.osc_targets]
         self.wek_name = parse_hostport(cfg.wekinator, "--wekinator") if cfg.wekinator else None
@@ -279,8 +289,8 @@ class OscServer:
             self._send_error(reply, e.message, e.status, host.id, self.json_limit)
             return
         if reply not in self.peers:  # connected peers already had it from the fan-out
-            data, numbers, _ = self._encode(result)
-            self._send([*data, *numbers], [reply])
+            data, numbers, _, packed = self._encode(result)
+            self._send([*data, *(packed if self.bundling == "all" else numbers)], [reply])
 
     def _info(self, src, model_id: str | None) -> None:
         host = self.bridge.host(model_id)
@@ -331,8 +341,9 @@ class OscServer:
             self._specs[key] = {o["name"]: o for o in cmd["outputs"]} if cmd else None
         return self._specs[key]
 
-    def _encode(self, result) -> tuple[list[bytes], list[bytes], bytes | None]:
-        """``/data``, the numbers, and ``/wek/inputs``: encoded once per result, sent to everyone."""
+    def _encode(self, result) -> tuple[list[bytes], list[bytes], bytes | None, list[bytes]]:
+        """``/data``, the numbers (with the per-result channels), ``/wek/inputs``, and the numbers
+        packed into bundles: encoded once per result, sent to everyone."""
         if "osc" not in result.encoded:
             outputs = result.outputs or {}
             specs = self._output_specs(result.model, result.command)
@@ -348,7 +359,14 @@ class OscServer:
                     f"the {self.json_limit}-byte limit of one OSC datagram"
                     f"{raise_it}; "
                     f"read them over HTTP or WebSocket", 413, self.limit))
-            numbers = codec.result_numbers(result.model, outputs, specs, self.limit)
+            numbers = codec.result_numbers(result.model, outputs, specs, self.numbers_limit)
+            if numbers:  # a model with numbers gets the per-result channels too
+                rate = self._rates.get(result.model) or self._rates.setdefault(result.model, bundling.Rate())
+                numbers += bundling.result_channels(
+                    "/" + codec.address_part(result.model), fps=rate.tick(time.monotonic()),
+                    latency_ms=result.timings.get("total"), frame=result.frame_id, dropped=result.dropped,
+                    found=bundling.found_count(outputs, specs))
+            packed = bundling.bundles(numbers, self.limit) if self.bundling != "none" else numbers
             wek = None
             if self.wek and result.model == self.bridge.default_id:
                 floats = codec.wekinator_floats(outputs, specs)
@@ -363,7 +381,7 @@ class OscServer:
             if omitted:
                 self._warn_once(("omit", result.model, tuple(omitted)), "OSC /data of %s has notes instead of %s: over "
                                 "the %d-byte datagram limit (--osc-max-json)", result.model, omitted, self.json_limit)
-            result.encoded["osc"] = (dgrams, numbers, wek)
+            result.encoded["osc"] = (dgrams, numbers, wek, packed)
         return result.encoded["osc"]
 
     def _warn_once(self, key, fmt: str, *args) -> None:
@@ -378,11 +396,11 @@ class OscServer:
         wek = self.wek and result.model == self.bridge.default_id
         if not (self.peers or self.targets or wek):
             return
-        data, numbers, wek_msg = self._encode(result)
+        data, numbers, wek_msg, packed = self._encode(result)
         if self.peers:
-            self._send([*data, *numbers], list(self.peers))
+            self._send([*data, *(packed if self.bundling == "all" else numbers)], list(self.peers))
         if self.targets and numbers:
-            self._send(numbers, self.targets, self.out)
+            self._send(packed, self.targets, self.out)
         if wek_msg is not None:
             self._send([wek_msg], [self.wek], self.out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import struct
 import subprocess
 import time
 
@@ -412,3 +413,88 @@ def test_senders_outside_loopback_need_osc_allow(daemon, peers, astronaut):
         local.send(("127.0.0.1", d.osc_port), "/query", query)
         assert json.loads(local.receive("/data")[0].params[0])["count"] == 1
         d.stop()
+
+
+# -- one bundle per result (TouchDesigner) --------------------------------------------------------------
+
+
+HAAR = {"boxes": {"name": "boxes", "type": "array", "itemType": {"type": "image_bounding_box"}},
+        "count": {"name": "count", "type": "number"}}
+
+
+def _osc(address: str, tags: str, *values) -> bytes:
+    """An OSC message written out independently of the daemon's codec (struct, OSC 1.0 padding)."""
+    def pad(b: bytes) -> bytes:
+        return b + b"\0" * (4 - len(b) % 4)
+    body = b"".join(struct.pack(">i" if t == "i" else ">f", v) for t, v in zip(tags, values, strict=True))
+    return pad(address.encode()) + pad(("," + tags).encode()) + body
+
+
+def test_one_result_is_exactly_one_bundle():
+    from runway_bridge.transports import _osc_bundle as bundling
+
+    outputs = {"boxes": [[0.25, 0.5, 0.75, 1.0]], "count": 1}
+    numbers = codec.result_numbers("haar_faces", outputs, HAAR, 1400 - bundling.BUNDLE_OVERHEAD)
+    numbers += bundling.result_channels("/haar_faces", fps=30.0, latency_ms=12.5, frame=7, dropped=2,
+                                        found=bundling.found_count(outputs, HAAR))
+    (packet,) = bundling.bundles(numbers, 1400)
+    elements = [
+        _osc("/haar_faces/boxes", "ffff", 0.25, 0.5, 0.75, 1.0),
+        _osc("/haar_faces/boxes/count", "i", 1),
+        _osc("/haar_faces/boxes/0", "ffff", 0.25, 0.5, 0.75, 1.0),
+        _osc("/haar_faces/count", "f", 1.0),
+        _osc("/haar_faces/result/fps", "f", 30.0),
+        _osc("/haar_faces/result/latency", "f", 12.5),
+        _osc("/haar_faces/result/frame", "i", 7),
+        _osc("/haar_faces/result/dropped", "i", 2),
+        _osc("/haar_faces/result/found", "i", 1),
+    ]
+    want = b"#bundle\0" + (1).to_bytes(8, "big") + b"".join(len(e).to_bytes(4, "big") + e for e in elements)
+    assert packet == want
+    assert _osc("/haar_faces/result/found", "i", 1).hex() == (
+        "2f686161725f66616365732f726573756c742f666f756e6400000000" "2c690000" "00000001")
+
+
+def test_a_result_over_the_limit_is_split_into_few_bundles_of_whole_messages():
+    from pythonosc.osc_bundle import OscBundle
+
+    from runway_bridge.transports import _osc_bundle as bundling
+
+    rng = np.random.default_rng(3)
+    outputs = {"landmarks": [rng.random((478, 2)).tolist() for _ in range(2)], "boxes": [[0, 0, 1, 1]] * 2}
+    numbers = codec.result_numbers("face_mesh", outputs, FACE_MESH, 1400 - bundling.BUNDLE_OVERHEAD)
+    packets = bundling.bundles(numbers, 1400)
+    assert all(len(p) <= 1400 for p in packets) and len(packets) < len(numbers)
+    got = []
+    for p in packets:
+        b = OscBundle(p)
+        got += [b.content(i).dgram for i in range(b.num_contents)]
+    assert got == numbers  # every message whole, in order
+    for p, nxt in zip(packets, packets[1:], strict=False):  # greedy: the next message did not fit
+        assert len(p) + 4 + len(OscBundle(nxt).content(0).dgram) > 1400
+    assert np.array_equal(reassemble(got, "/face_mesh/landmarks/1"), np.float32(outputs["landmarks"][1]).ravel())
+
+
+def test_push_targets_get_one_datagram_per_result(daemon, astronaut):
+    target = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    target.bind(("127.0.0.1", 0))
+    target.settimeout(20)
+    d = daemon("haar_faces", osc=True, args=["--osc-target", f"127.0.0.1:{target.getsockname()[1]}"])
+    for n in range(2):
+        status, _, body = http("POST", d.url + "/query", {"image": data_uri(jpeg(astronaut))})
+        assert status == 200 and body["count"] == 1
+        packet = target.recv(65536)
+        assert packet.startswith(b"#bundle\0")
+        msgs = [m.message for m in OscPacket(packet).messages]
+        addresses = [m.address for m in msgs]
+        assert addresses == ["/haar_faces/boxes", "/haar_faces/boxes/count", "/haar_faces/boxes/0", "/haar_faces/count",
+                             "/haar_faces/result/fps", "/haar_faces/result/latency", "/haar_faces/result/dropped",
+                             "/haar_faces/result/found"]
+        assert np.allclose(msgs[0].params, body["boxes"][0], atol=1e-5)
+        values = {m.address.rsplit("/", 1)[1]: m.params[0] for m in msgs[4:]}
+        assert values["found"] == 1 and values["dropped"] == 0 and values["latency"] > 0
+        assert (values["fps"] > 0) == (n == 1)  # a rate needs two results
+    target.settimeout(0.5)
+    with pytest.raises(TimeoutError):  # nothing else: one datagram per result
+        target.recv(65536)
+    target.close()
