@@ -64,7 +64,7 @@ def decode_frame(data: bytes) -> tuple[dict, dict]:
     try:
         header = jsonsafe.loads(data[4 : 4 + n])
     except BadInput as e:
-        raise BadInput(f"binary header: {e.message}") from None
+        raise BadInput(f"binary header is not JSON: {e.message.removeprefix('the body is not valid JSON: ')}") from None
     if not isinstance(header, dict):
         raise BadInput("binary header must be a JSON object")
     inputs = header.get("inputs") or {}
