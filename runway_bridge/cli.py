@@ -75,8 +75,11 @@ def cmd_serve(args) -> None:
     for model_id in cfg.models:
         if not cfg.remotes:  # with remotes, an unknown id may be theirs: it starts once they answer
             catalog.get(model_id)  # fail now, with the list of known ids, not after binding
-    bridge = Bridge(cfg, catalog)
-    app = create_app(cfg, bridge)
+    try:
+        bridge = Bridge(cfg, catalog)
+        app = create_app(cfg, bridge)
+    except ValueError as e:  # a bad setting (--osc-allow, --osc-max-datagram ...): say which, no traceback
+        sys.exit(f"error: {e}")
 
     async def after_bind(port: int):
         print(f"runway-bridge {__version__}: {len(catalog)} models in the catalogue")

@@ -51,7 +51,7 @@ class Budget:
 
     def __init__(self, limit: int = DEFAULT_LIMIT):
         if limit <= 0:
-            raise ValueError(f"the in-flight byte budget must be positive, got {limit}")
+            raise ValueError(f"--max-inflight {limit}: the in-flight byte budget must be a positive number of bytes")
         self.limit, self.used, self.refused = limit, 0, 0
 
     def charge(self, n: int, model: str, release: int = 0) -> None:
