@@ -223,7 +223,10 @@ class ProcessBackend(Backend):
             python = self.model_dir / python  # relative to the adapter, e.g. ".venv/bin/python"
         self.python = str(python or sys.executable)
         self._want_gpu = bool(conf.get("gpu", self.card.get("gpu", False)) if gpu is None else gpu)
-        self.memory = parse_size(conf["memory"]) if conf.get("memory") else 0
+        try:
+            self.memory = parse_size(conf["memory"]) if conf.get("memory") else 0
+        except ValueError as e:  # the card's mistake: said when the model starts, not as a traceback
+            raise SetupError(f"model {self.name}: {e}") from None
         self.max_crashes = int(conf.get("max_crashes") or MAX_RESTARTS)
         self.gave_up: str | None = None  # why it stopped restarting (the host goes FAILED with it)
         self._ctx = ctx

@@ -234,6 +234,8 @@ def test_memory_sizes_parse():
     for bad in ("lots", "2 PB", "1m", -5):
         with pytest.raises(ValueError, match=r"\[process\] memory"):
             parse_size(bad)
+    with pytest.raises(SetupError, match=r"model allocate: \[process\] memory = 'lots'"):
+        ProcessBackend(ADAPTERS / "allocate", {"id": "allocate", "process": {"memory": "lots"}})
 
 
 @pytest.mark.asyncio
