@@ -33,6 +33,10 @@ class Bridge:
         self.metrics = Metrics()
         self.metrics.watch_streams(lambda: list(self.hosts.values()))
         self.budget = Budget(config.max_inflight)  # one for all hosts: frames in flight, in bytes
+        self.metrics.watch_value("runway_bridge_inflight_bytes", "Bytes of frames held by all models",
+                                 lambda: self.budget.used)
+        self.metrics.watch_value("runway_bridge_inflight_refused", "Frames refused over --max-inflight",
+                                 lambda: self.budget.refused)
         self.hosts: dict[str, Host] = {}
         self.default_id: str | None = config.models[0] if config.models else None
         self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None)

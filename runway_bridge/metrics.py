@@ -39,6 +39,10 @@ class Metrics:
         """Counters another part keeps in a plain dict (label value -> count), read at scrape time."""
         self.registry.register(_CountsCollector(name, doc, label, counts))
 
+    def watch_value(self, name: str, doc: str, value: Callable[[], float]) -> None:
+        """A gauge another part keeps (e.g. the in-flight bytes), read at scrape time."""
+        self.registry.register(_ValueCollector(name, doc, value))
+
     def observe(self, model: str, command: str, status: str, seconds: float) -> None:
         if (model, command) not in self._pairs:
             if len(self._pairs) >= MAX_COMMAND_SERIES:
@@ -90,3 +94,11 @@ class _CountsCollector:
         for value, count in self.counts().items():
             family.add_metric([value], count)
         yield family
+
+
+class _ValueCollector:
+    def __init__(self, name: str, doc: str, value: Callable[[], float]):
+        self.name, self.doc, self.value = name, doc, value
+
+    def collect(self):
+        yield GaugeMetricFamily(self.name, self.doc, value=self.value())

@@ -85,3 +85,6 @@ def test_over_the_budget_http_answers_503_with_retry_after(daemon):
         assert headers.get("Retry-After") and "--max-inflight" in body["error"]
     status, _, body = http("POST", url, {"image": image, "delay": 0}, timeout=60)  # all released again
     assert status == 200 and body["mean"] > 0
+    metrics = d.get("/metrics")[2].decode()
+    assert "runway_bridge_inflight_bytes 0.0" in metrics
+    assert f"runway_bridge_inflight_refused {float(len(refused))}" in metrics
