@@ -261,3 +261,28 @@ def test_memory_limit_from_the_card_through_the_daemon(daemon):
     status, _, body = http("POST", url, {"mib": 16}, timeout=60)
     assert status == 200 and body == {"bytes": 16 << 20}
     assert d.get("/healthz")[0] == 200 and d.get("/readyz")[0] == 200
+
+
+def test_status_and_readyz_say_restarting_then_failed_through_the_daemon(daemon):
+    from conftest import http
+
+    d = daemon("gives_up")
+    url = d.url + "/v1/models/gives_up/commands/echo"
+    assert http("POST", url, {"text": "hi"})[2] == {"text": "hi"}
+    status, _, body = http("POST", url, {"text": "crash"}, timeout=30)
+    assert status == 502 and "exited with code 3" in body["error"] and "restarting" in body["error"]
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not seen or seen[-1] != "RUNNING"):
+        ready_status, _, ready = d.get("/readyz")
+        seen.append(ready["models"]["gives_up"])
+        assert (ready_status == 200) == (seen[-1] == "RUNNING")
+        time.sleep(0.05)
+    assert seen[0] == "RESTARTING" and seen[-1] == "RUNNING", seen
+    status, _, body = http("POST", url, {"text": "crash"}, timeout=30)
+    assert status == 502 and "given up" in body["error"]
+    ready_status, _, ready = d.get("/readyz")
+    assert ready_status == 503 and ready["models"]["gives_up"] == "FAILED"
+    model = d.get("/v1/models/gives_up")[2]["status"]
+    assert model["state"] == "FAILED" and "crashed 2 times in a row" in model["error"]
+    assert d.get("/healthz")[0] == 200
