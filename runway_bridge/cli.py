@@ -26,8 +26,9 @@ def _config(args) -> Config:  # noqa: F821
     except (OSError, ValueError) as e:
         sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
-    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
-                 "queue_size", "file_root", "remote_token", "idle_timeout", "body_timeout", "app_api_port"):
+    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "osc_bundles",
+                 "wekinator", "max_body", "queue_size", "max_inflight", "file_root", "remote_token", "idle_timeout",
+                 "body_timeout", "app_api_port"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -39,6 +40,7 @@ def _config(args) -> Config:  # noqa: F821
     cfg.models = list(args.model or cfg.models)
     cfg.adapters = [Path(a) for a in (cfg.adapters + (args.adapters or []))]
     cfg.osc_targets += args.osc_target or []
+    cfg.osc_allow += args.osc_allow or []
     cfg.sources += args.source or []
     cfg.remotes += args.remote or []
     cfg.video_out += getattr(args, "video_out", None) or []
@@ -109,8 +111,11 @@ def cmd_serve(args) -> None:
     for model_id in cfg.models:
         if not cfg.remotes:  # with remotes, an unknown id may be theirs: it starts once they answer
             catalog.get(model_id)  # fail now, with the list of known ids, not after binding
-    bridge = Bridge(cfg, catalog)
-    app = create_app(cfg, bridge)
+    try:
+        bridge = Bridge(cfg, catalog)
+        app = create_app(cfg, bridge)
+    except ValueError as e:  # a bad setting (--osc-allow, --osc-max-datagram ...): say which, no traceback
+        sys.exit(f"error: {e}")
 
     async def after_bind(port: int):
         print(f"runway-bridge {__version__}: {len(catalog)} models in the catalogue")
@@ -316,7 +321,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--osc-port", type=int, help="OSC port to listen on (default 57100)")
     s.add_argument("--osc-reply-port", type=int, help="port OSC replies go to (default 57200)")
     s.add_argument("--osc-target", action="append", metavar="HOST:PORT", help="push OSC results here (repeatable)")
-    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram in bytes (default 1400)")
+    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram of numbers in bytes (default 1400)")
+    s.add_argument("--osc-max-json", type=int, help="largest /data, /error, /info datagram in bytes (default 65507)")
+    s.add_argument("--osc-bundles", choices=("targets", "all", "none"),
+                   help="send each result's numbers as one OSC bundle to push targets (default), everyone, or nobody")
+    s.add_argument("--osc-allow", action="append", metavar="CIDR",
+                   help="also accept OSC from this network, e.g. 192.168.1.0/24 (repeatable; default loopback only)")
     s.add_argument("--wekinator", metavar="HOST:PORT", nargs="?", const="127.0.0.1:6448", help="send /wek/inputs")
     s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
     s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")
@@ -346,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="also serve the desktop app's control API (Unity plugin) on this port (default 5142)")
     s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
     s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
+    s.add_argument("--max-inflight", type=int, metavar="BYTES",
+                   help="bytes of frames all models may hold waiting or running before new ones get 503 (default 256 MiB)")
     s.add_argument("--file-root", type=Path, help="folder that `file` inputs from clients may read")
     s.add_argument("--config", help="a TOML file with the same settings")
     s.add_argument("--debug", action="store_true", help="verbose logs and tracebacks in errors")

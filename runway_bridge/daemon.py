@@ -15,6 +15,7 @@ from .catalog import Catalog, Entry
 from .config import Config
 from .errors import BadInput, Conflict
 from .host import Host, HostState
+from .inflight import Budget
 from .metrics import Metrics
 from .types import DecodeContext
 
@@ -31,6 +32,11 @@ class Bridge:
         self.catalog = catalog or Catalog(config.adapter_dirs())
         self.metrics = Metrics()
         self.metrics.watch_streams(lambda: list(self.hosts.values()))
+        self.budget = Budget(config.max_inflight)  # one for all hosts: frames in flight, in bytes
+        self.metrics.watch_value("runway_bridge_inflight_bytes", "Bytes of frames held by all models",
+                                 lambda: self.budget.used)
+        self.metrics.watch_value("runway_bridge_inflight_refused", "Frames refused over --max-inflight",
+                                 lambda: self.budget.refused)
         self.hosts: dict[str, Host] = {}
         self.default_id: str | None = config.models[0] if config.models else None
         # Without --file-root, `file` inputs from the network are refused (refuse_files).
@@ -58,7 +64,7 @@ class Bridge:
                 kwargs = {"token": self.config.remote_token}
             host = Host(model_id, create_backend(kind, entry.dir, entry.card, **kwargs),
                         default_command=entry.default_command, queue_size=self.config.queue_size,
-                        metrics=self.metrics)
+                        metrics=self.metrics, budget=self.budget)
             self.hosts[model_id] = host
             for listener in self.listeners:
                 listener(host)
