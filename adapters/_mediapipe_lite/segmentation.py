@@ -1,0 +1,28 @@
+"""Selfie segmentation on LiteRT: the picture stretched to the model's input (0..1), the mask stretched back."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .runtime import TFLiteModel
+
+MODELS = {
+    "general": "selfie_segmentation/selfie_segmentation.tflite",
+    "landscape": "selfie_segmentation/selfie_segmentation_landscape.tflite",
+}
+
+
+class SelfieSegmenter:
+    def __init__(self, model: str = "general"):
+        self.model = TFLiteModel(MODELS[model])
+        _, self.height, self.width, _ = self.model.input_shape
+
+    def probability(self, image: np.ndarray) -> np.ndarray:
+        """Per-pixel person probability, HxW float32 in 0..1."""
+        rgb = np.ascontiguousarray(image[:, :, :3])
+        h, w = rgb.shape[:2]
+        small = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
+        (mask,) = self.model.run(small.astype(np.float32)[None] / 255.0).values()
+        mask = mask.reshape(self.height, self.width)
+        return np.clip(cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
