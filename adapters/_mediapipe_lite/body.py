@@ -2,7 +2,7 @@
 
 Hands: palms are found in the letterboxed picture (192x192, 0..1), each palm's box is turned so
 wrist -> middle knuckle points up, shifted half a box toward the fingers and enlarged 2.6x; that
-crop (224x224) gives 21 landmarks, a presence score and the handedness (probability of "Right").
+crop (224x224) gives 21 landmarks, a presence score and the handedness (probability of "Left").
 Pose: the person detector (224x224, -1..1) gives hips centre and a scale point; a square 2.5x that
 radius (times 1.25), turned upright, is cropped to 256x256; the 33 landmarks are refined on the
 model's heatmap (7x7 window) and their visibility is the sigmoid of the model's output.
@@ -52,12 +52,12 @@ class Hands:
                    g.rotation(kps[0], kps[2], 90.0))
             rect = g.transform(box, 2.6, shift_y=-0.5)
             out = self.landmark.run(g.crop(rgb, rect, 224, (0.0, 1.0), border=cv2.BORDER_REPLICATE))
-            points, presence, right, _world = out["Identity"], out["Identity_1"], out["Identity_2"], out["Identity_3"]
+            points, presence, left = out["Identity"], out["Identity_1"], out["Identity_2"]
             if float(presence.reshape(-1)[0]) < self.min_confidence:
                 continue
             pts = g.project(points.reshape(21, 3)[:, :2] / 224.0, rect) / scale
-            p_right = float(right.reshape(-1)[0])
-            label, score = ("Right", p_right) if p_right > 0.5 else ("Left", 1.0 - p_right)
+            p_left = float(left.reshape(-1)[0])  # the model's one output is P("Left"), handedness.txt's first label
+            label, score = ("Left", p_left) if p_left >= 0.5 else ("Right", 1.0 - p_left)
             found.append((pts, label, score))
         return found
 
@@ -102,5 +102,5 @@ def _refine(pts: np.ndarray, heatmap: np.ndarray, kernel: int = 7, min_confidenc
         if conf.max() < min_confidence or total <= 0:
             continue
         rows, cols = np.mgrid[r0:r1, c0:c1]
-        out[i] = [((cols * conf).sum() / total + 0.5) / hm_w, ((rows * conf).sum() / total + 0.5) / hm_h]
+        out[i] = [(cols * conf).sum() / total / hm_w, (rows * conf).sum() / total / hm_h]
     return out

@@ -47,7 +47,7 @@ class FaceDetector:
         path, self.spec = DETECTORS[model]
         self.model = TFLiteModel(path)
         self.anchors = g.ssd_anchors(self.spec)
-        self.min_confidence = min_confidence
+        self.threshold = min_confidence
 
     def detect(self, image: np.ndarray, limit: int | None = None) -> list[Face]:
         rgb = _rgb(image)
@@ -55,7 +55,7 @@ class FaceDetector:
         rect = g.letterbox_rect(h, w)
         out = list(self.model.run(g.crop(rgb, rect, self.spec.size, (-1.0, 1.0))).values())
         raw_boxes, raw_scores = sorted(out, key=lambda a: a.shape[-1], reverse=True)
-        found = g.weighted_nms(*g.decode(raw_boxes, raw_scores, self.anchors, self.spec, self.min_confidence),
+        found = g.weighted_nms(*g.decode(raw_boxes, raw_scores, self.anchors, self.spec, self.threshold),
                                limit=limit)
         scale = np.array([w, h], np.float64)
         faces = []
@@ -109,6 +109,7 @@ class FaceMesh:
         if mirrored:
             tensor = tensor[:, :, ::-1]
         iris = sorted(self.iris.run(tensor).values(), key=np.size)[0].reshape(5, 3)[:, :2] / 64.0
-        if mirrored:
+        if mirrored:  # back from the mirror image; its two side points then trade places
             iris[:, 0] = 1.0 - iris[:, 0]
+            iris[[1, 3]] = iris[[3, 1]]
         return g.project(iris, rect)

@@ -87,15 +87,20 @@ def letterbox_rect(height: int, width: int) -> tuple[float, float, float, float,
     return width / 2.0, height / 2.0, side, side, 0.0
 
 
-def crop(rgb: np.ndarray, rect: tuple, size: int, value_range: tuple[float, float],
+def crop(rgb: np.ndarray, rect: tuple, size: int | tuple[int, int], value_range: tuple[float, float],
          border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
-    """The rotated rect resampled to a (1, size, size, 3) float32 tensor in ``value_range``."""
+    """The rotated rect resampled to a (1, height, width, 3) float32 tensor in ``value_range``.
+
+    ``size`` is the side of a square tensor, or (width, height).
+    """
     cx, cy, w, h, angle = rect
+    sw, sh = (size, size) if isinstance(size, int) else size
     c, s = math.cos(angle), math.sin(angle)
-    # output pixel centre (u, v) -> source point: centre + R @ ((u + .5) / size - .5) * (w, h), then to pixel centres
-    a = np.array([[c * w / size, -s * h / size, 0.0], [s * w / size, c * h / size, 0.0]])
-    a[:, 2] = np.array([cx, cy]) + a[:, :2] @ np.array([0.5 - size / 2.0, 0.5 - size / 2.0]) - 0.5
-    out = cv2.warpAffine(rgb, a, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    # output pixel (u, v) -> source point centre + R @ (u / sw - .5, v / sh - .5) * (w, h): the rect's
+    # corners go to the tensor's corners, as MediaPipe's OpenCV converter maps them (no half-pixel shift)
+    a = np.array([[c * w / sw, -s * h / sh, 0.0], [s * w / sw, c * h / sh, 0.0]])
+    a[:, 2] = np.array([cx, cy]) - a[:, :2] @ np.array([sw / 2.0, sh / 2.0])
+    out = cv2.warpAffine(rgb, a, (sw, sh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                          borderMode=border, borderValue=(0, 0, 0))
     lo, hi = value_range
     return (out.astype(np.float32) * ((hi - lo) / 255.0) + lo)[None]

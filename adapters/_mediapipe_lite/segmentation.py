@@ -1,10 +1,15 @@
-"""Selfie segmentation on LiteRT: the picture stretched to the model's input (0..1), the mask stretched back."""
+"""Selfie segmentation on LiteRT: the picture stretched to the model's input (0..1), the mask stretched back.
+
+The stretch maps the picture's corners to the tensor's, as MediaPipe's ImageToTensor does; the
+mask goes back with ``cv2.resize`` (linear), as its TensorsToSegmentation does.
+"""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from . import geometry as g
 from .runtime import TFLiteModel
 
 MODELS = {
@@ -22,7 +27,8 @@ class SelfieSegmenter:
         """Per-pixel person probability, HxW float32 in 0..1."""
         rgb = np.ascontiguousarray(image[:, :, :3])
         h, w = rgb.shape[:2]
-        small = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_LINEAR)
-        (mask,) = self.model.run(small.astype(np.float32)[None] / 255.0).values()
+        rect = (w / 2.0, h / 2.0, float(w), float(h), 0.0)
+        tensor = g.crop(rgb, rect, (self.width, self.height), (0.0, 1.0), border=cv2.BORDER_CONSTANT)
+        (mask,) = self.model.run(tensor).values()
         mask = mask.reshape(self.height, self.width)
         return np.clip(cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)

@@ -21,6 +21,9 @@ from runway_bridge import array, category, command, image, image_bounding_box, i
 
 KEYPOINTS = ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion"]
 MODELS = {"short_range": 0, "full_range": 1}
+# mediapipe 0.10.21's Python FaceDetection ignores min_detection_confidence: its graphs keep these
+# score thresholds. Both runtimes find faces at the graph's threshold; min_confidence filters above it.
+GRAPH_THRESHOLD = {"short_range": 0.5, "full_range": 0.6}
 
 
 def lite(name: str):
@@ -63,14 +66,15 @@ def FaceDetector(min_confidence: float, model: str, runtime: str = "auto"):  # n
     if chosen == "mediapipe":
         detector = MediaPipeFaceDetector(min_confidence, model)
     else:
-        detector = lite("face").FaceDetector(min_confidence, model)
-    detector.runtime = chosen
+        detector = lite("face").FaceDetector(GRAPH_THRESHOLD[model], model)
+    detector.runtime, detector.min_confidence = chosen, min_confidence
     return detector
 
 
 @setup(options={
     "min_confidence": number(default=0.5, min=0.05, max=1.0, step=0.05,
-                             description="Faces scored below this are dropped."),
+                             description="Faces scored below this are dropped (MediaPipe's own floor: "
+                                         "0.5 short range, 0.6 full range)."),
     "model_selection": category(choices=list(MODELS), default="short_range",
                                 description="short_range: faces within ~2 m; full_range: up to ~5 m."),
     "runtime": category(choices=["auto", "mediapipe", "litert"], default="auto",
@@ -88,6 +92,8 @@ def setup_model(opts):
 def detect(model: FaceDetector, inputs):
     boxes, scores, keypoints = [], [], []
     for face in sorted(model.detect(inputs["image"]), key=lambda f: -f.score):
+        if face.score < model.min_confidence:
+            continue
         x0, y0 = max(0.0, float(face.box[0])), max(0.0, float(face.box[1]))
         x1, y1 = min(1.0, float(face.box[2])), min(1.0, float(face.box[3]))
         if x1 <= x0 or y1 <= y0:
