@@ -3,7 +3,7 @@
     python benchmarks/bench_mediapipe_lite.py [--quick]
 
 Per model, the median ms of the command function alone on one 640x480 frame (the astronaut resized,
-or messi5.jpg on a black 640x480 frame for hands, where a hand is in view), each runtime, and how far LiteRT's results are
+or messi5.jpg scaled onto a black 640x480 frame for hands, where a hand is in view), each runtime, and how far LiteRT's results are
 from mediapipe's: mask IoU, or the mean landmark / box-corner distance as a fraction of the picture.
 """
 
@@ -26,9 +26,10 @@ CASES = [("selfie_segmentation", "segment", "mask"), ("face_detection", "detect"
 
 
 def picture(adapter: str) -> np.ndarray:
-    if adapter == "hands" and MESSI.exists():  # 548x342, centred on a black 640x480 frame
-        messi, canvas = cv2.cvtColor(cv2.imread(str(MESSI)), cv2.COLOR_BGR2RGB), np.zeros((480, 640, 3), np.uint8)
-        y, x = (480 - messi.shape[0]) // 2, (640 - messi.shape[1]) // 2
+    if adapter == "hands" and MESSI.exists():  # 548x342 scaled to 640 wide, centred on a black 640x480 frame
+        messi = cv2.resize(cv2.cvtColor(cv2.imread(str(MESSI)), cv2.COLOR_BGR2RGB), (640, 399))
+        canvas = np.zeros((480, 640, 3), np.uint8)
+        y, x = (480 - messi.shape[0]) // 2, 0
         canvas[y:y + messi.shape[0], x:x + messi.shape[1]] = messi
         return canvas
     return cv2.resize(data.astronaut(), (640, 480))

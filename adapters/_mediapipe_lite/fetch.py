@@ -3,7 +3,7 @@
     python adapters/_mediapipe_lite/fetch.py [--dest DIR] [--wheel FILE]
 
 Runs ``pip download mediapipe==0.10.21 --no-deps`` (any platform's wheel holds the same files),
-and extracts only ``mediapipe/modules/**/*.tflite`` and ``handedness.txt`` into DIR (default
+and extracts only ``mediapipe/modules/**/*.tflite``, ``handedness.txt`` and the licence into DIR (default
 ``~/.cache/runway-bridge/mediapipe-0.10.21``, where the adapters look). Nothing else of the wheel
 is installed, so it works on Python 3.13 and numpy 2. The files are Apache-2.0.
 """
@@ -30,16 +30,19 @@ def extract(wheel: Path, dest: Path) -> list[Path]:
     with zipfile.ZipFile(wheel) as z:
         for info in z.infolist():
             name = info.filename
-            if not name.startswith(PREFIX) or not name.endswith((".tflite", "handedness.txt")):
+            if name.endswith(".dist-info/LICENSE"):
+                rel = Path("LICENSE")  # Apache-2.0: it travels with the files
+            elif name.startswith(PREFIX) and name.endswith((".tflite", "handedness.txt")):
+                rel = Path(name[len(PREFIX):])
+            else:
                 continue
-            rel = Path(name[len(PREFIX):])
             if rel.is_absolute() or ".." in rel.parts or info.file_size > MAX_FILE:
                 raise SystemExit(f"refusing suspicious wheel entry {name!r}")
             target = dest / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(z.read(info))
             written.append(target)
-    if not written:
+    if not any(p.suffix == ".tflite" for p in written):
         raise SystemExit(f"{wheel} holds no {PREFIX}*.tflite files: is it mediapipe {MEDIAPIPE_VERSION}?")
     return written
 

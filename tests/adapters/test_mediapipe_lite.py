@@ -139,3 +139,24 @@ def test_missing_model_files_say_what_to_run(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode != 0 and "fetch.py" in proc.stderr and "RW_MEDIAPIPE_MODELS" in proc.stderr
+
+
+def test_fetch_extracts_only_model_files_and_the_licence(tmp_path):
+    import zipfile
+
+    wheel = tmp_path / "mediapipe-0.10.21-cp312-cp312-manylinux_2_28_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("mediapipe/modules/face_detection/face_detection_short_range.tflite", b"TFL3")
+        z.writestr("mediapipe/modules/hand_landmark/handedness.txt", "Left\nRight\n")
+        z.writestr("mediapipe/python/_framework_bindings.so", b"\x7fELF")
+        z.writestr("mediapipe-0.10.21.dist-info/LICENSE", "Apache License")
+    dest = tmp_path / "models"
+    run = [sys.executable, "adapters/_mediapipe_lite/fetch.py", "--wheel", str(wheel), "--dest", str(dest)]
+    proc = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
+        "LICENSE", "face_detection/face_detection_short_range.tflite", "hand_landmark/handedness.txt"]
+    with zipfile.ZipFile(wheel, "a") as z:
+        z.writestr("mediapipe/modules/../../escape.tflite", b"x")
+    proc = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "suspicious" in proc.stderr and not (tmp_path / "escape.tflite").exists()
