@@ -30,34 +30,4 @@ PICS=("$WORK/astronaut.png")
 RW_MEDIAPIPE_MODELS=${RW_MEDIAPIPE_MODELS:-$MODELS} PYTHONPATH=$PWD "$VENV/bin/python" \
     adapters/_mediapipe_lite/probe.py litert "${PICS[@]}" 2>"$WORK/np2.err" >"$WORK/np2.json" || { cat "$WORK/np2.err"; exit 1; }
 PYTHONPATH=$PWD "$PYTHON" adapters/_mediapipe_lite/probe.py mediapipe "${PICS[@]}" 2>/dev/null >"$WORK/ref.json"
-"$PYTHON" - "$WORK/np2.json" "$WORK/ref.json" <<'PY'
-import json, sys
-import numpy as np
-got, ref = (json.load(open(p)) for p in sys.argv[1:3])
-assert int(got["numpy"].split(".")[0]) >= 2 and not got["mediapipe_importable"], got["numpy"]
-print(f"numpy {got['numpy']} / Python {got['python']} without mediapipe vs mediapipe on numpy {ref['numpy']}")
-for adapter, r in ref["results"].items():
-    g = got["results"][adapter]
-    assert g["runtime"] == "litert" and r["runtime"] == "mediapipe"
-    for pic, rr in r["pictures"].items():
-        gg, name = g["pictures"][pic], pic.rsplit("/", 1)[-1]
-        if adapter == "selfie_segmentation":
-            a, b = np.array(rr["mask"]) == 1, np.array(gg["mask"]) == 1
-            score = (a & b).sum() / max(1, (a | b).sum())
-            ok = score > 0.97
-            what = f"mask IoU {score:.3f}"
-        else:
-            key = "boxes" if adapter == "face_detection" else "landmarks"
-            if len(rr[key]) != len(gg[key]):
-                raise SystemExit(f"{adapter} {name}: {len(gg[key])} found, mediapipe {len(rr[key])}")
-            if not rr[key]:
-                print(f"  {adapter:20s} {name:14s} nothing found by either"); continue
-            d = np.abs(np.array(rr[key], float) - np.array(gg[key], float)).reshape(-1, 2)
-            dist = np.linalg.norm(d, axis=1)
-            if adapter == "pose":  # points mediapipe itself calls invisible (off the picture) are guesses
-                dist = dist[np.array(rr["visibility"]).reshape(-1) > 0.5]
-            score = float(dist.mean())
-            ok, what = score < 0.01, f"mean distance {score:.5f} of the picture"
-        print(f"  {adapter:20s} {name:14s} {what} {'ok' if ok else 'FAIL'}")
-        assert ok
-PY
+PYTHONPATH=$PWD "$PYTHON" adapters/_mediapipe_lite/probe.py --compare "$WORK/np2.json" "$WORK/ref.json"

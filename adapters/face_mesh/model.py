@@ -89,7 +89,7 @@ def FaceMesh(max_faces: int, min_confidence: float, tracking: bool, runtime: str
     "max_faces": number(default=1, min=1, max=4, step=1, description="At most this many faces."),
     "min_confidence": number(default=0.5, min=0.05, max=1.0, step=0.05,
                              description="Detection (and tracking) confidence threshold."),
-    "tracking": boolean(default=False, description="Follow faces from frame to frame (one live stream)."),
+    "tracking": boolean(default=False, description="Follow faces from frame to frame (one live stream; mediapipe runtime only)."),
     "runtime": category(choices=["auto", "mediapipe", "litert"], default="auto",
                         description="auto: mediapipe if it imports, else the same model files on LiteRT."),
 })

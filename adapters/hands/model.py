@@ -94,7 +94,7 @@ class Hands:
                                  description="full is more accurate; lite is faster."),
     "min_confidence": number(default=0.5, min=0.05, max=1.0, step=0.05,
                              description="Detection (and tracking) confidence threshold."),
-    "tracking": boolean(default=False, description="Follow hands from frame to frame (one live stream)."),
+    "tracking": boolean(default=False, description="Follow hands from frame to frame (one live stream; mediapipe runtime only)."),
     "mirrored_input": boolean(default=True,
                               description="Pictures are mirrored like a selfie view (MediaPipe's default)."),
     "runtime": category(choices=["auto", "mediapipe", "litert"], default="auto",

@@ -68,7 +68,7 @@ class Pose:
 @setup(options={
     "min_confidence": number(default=0.5, min=0.05, max=1.0, step=0.05,
                              description="Detection (and tracking) confidence threshold."),
-    "tracking": boolean(default=False, description="Follow the person from frame to frame (one live stream)."),
+    "tracking": boolean(default=False, description="Follow the person from frame to frame (one live stream; mediapipe only)."),
     "runtime": category(choices=["auto", "mediapipe", "litert"], default="auto",
                         description="auto: mediapipe if it imports, else the same model files on LiteRT."),
 })
