@@ -69,7 +69,7 @@ def choose(runtime: str) -> str:
 class TFLiteModel:
     """One ``.tflite`` file in a LiteRT interpreter; ``run`` takes one input and returns outputs by name."""
 
-    def __init__(self, relative: str, threads: int = 2):
+    def __init__(self, relative: str, threads: int = 1):  # MediaPipe's own desktop default: one XNNPACK thread
         from ai_edge_litert.interpreter import Interpreter
 
         self.path = model_file(relative)
