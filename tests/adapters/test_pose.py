@@ -18,6 +18,7 @@ MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 @pytest.fixture(scope="module", params=["mediapipe", "litert"])
 def model(request):
     """Every test below runs on mediapipe and on the same model files through LiteRT."""
+    pytest.importorskip("mediapipe" if request.param == "mediapipe" else "ai_edge_litert")
     m = load_model(ADAPTER)
     return m, m.run_setup({"runtime": request.param})
 
