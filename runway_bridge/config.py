@@ -34,8 +34,17 @@ class Config:
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
+    record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
+    video_out: list[str] = field(default_factory=list)  # "ID[:OUTPUT]=ndi|spout|syphon[:NAME]"
     remote_token: str | None = None
     debug: bool = False
+    # Access and bounds (docs/security.md)
+    allow_hosts: list[str] = field(default_factory=list)  # more Host names to answer to ("*": any)
+    allow_origins: list[str] = field(default_factory=list)  # web origins that may drive the daemon
+    allow_source_urls: list[str] = field(default_factory=list)  # URL patterns network clients may open
+    idle_timeout: float = 15.0  # s an idle or half-sent connection is kept
+    body_timeout: float = 60.0  # s a request body may take to arrive
+    app_api_port: int | None = None  # the desktop app's control API (Unity plugin: 5142)
 
     def adapter_dirs(self) -> list[Path]:
         dirs = [BUILTIN_ADAPTERS] if self.builtin_adapters and BUILTIN_ADAPTERS.is_dir() else []

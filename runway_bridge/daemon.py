@@ -33,7 +33,9 @@ class Bridge:
         self.metrics.watch_streams(lambda: list(self.hosts.values()))
         self.hosts: dict[str, Host] = {}
         self.default_id: str | None = config.models[0] if config.models else None
-        self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None)
+        # Without --file-root, `file` inputs from the network are refused (refuse_files).
+        self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None,
+                                 refuse_files=config.file_root is None)
         self.listeners: list = []  # callbacks(host) when a host is created, for transports that subscribe
 
     def entry(self, model_id: str) -> Entry:
@@ -112,18 +114,29 @@ BRIDGE = web.AppKey("bridge", Bridge)
 
 def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     """Assemble the daemon: the bridge, then each transport; models start after the port binds."""
-    from . import sources
+    from . import access, sources
     from .transports import http, osc, socketio, websocket
-    from .transports._http import DEBUG, TOKEN, middleware
+    from .transports._http import BODY_TIMEOUT, BROWSER_JSON, DEBUG, RAW_BODIES, TOKEN, middleware
 
-    app = web.Application(middlewares=[middleware], client_max_size=config.max_body)
+    # Bodies arrive compressed (read_body inflates them, bounded, off the loop); an idle or
+    # half-sent connection is closed after idle_timeout (aiohttp's keep-alive timer runs from accept).
+    app = web.Application(middlewares=[access.middleware, middleware], client_max_size=config.max_body,
+                          handler_args={"auto_decompress": False, "keepalive_timeout": config.idle_timeout})
     app[BRIDGE] = bridge or Bridge(config)
     app[DEBUG] = config.debug
+    app[RAW_BODIES], app[BODY_TIMEOUT], app[BROWSER_JSON] = True, config.body_timeout, True
+    app[access.ACCESS] = access.Access(bind=config.host, allow_hosts=config.allow_hosts,
+                                       allow_origins=config.allow_origins, token=config.token)
     if config.token:
         app[TOKEN] = config.token
 
     async def bridge_ctx(app):
         bridge = app[BRIDGE]
+        recorders = []
+        if config.record:
+            from .record import record_results
+
+            recorders = record_results(bridge, config.record)
         remotes = None
         if config.remotes:  # their catalogues arrive in the background; their --model ids start then
             from .remotes import RemoteDaemons
@@ -135,6 +148,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
                 bridge.start(model_id)
         yield
         await bridge.close()
+        for rec in recorders:
+            rec.close()
         if remotes is not None:
             await remotes.close()
 
@@ -144,5 +159,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     if config.osc_port is not None:
         osc.setup_osc(app)
     sources.setup_sources(app)
+    from .sinks import setup_video_out
+
+    setup_video_out(app)
     http.setup_http(app)
     return app
