@@ -171,3 +171,43 @@ def test_fetch_extracts_only_model_files_and_the_licence(tmp_path):
         z.writestr("mediapipe/modules/../../escape.tflite", b"x")
     proc = subprocess.run(run, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "suspicious" in proc.stderr and not (tmp_path / "escape.tflite").exists()
+
+
+SITECUSTOMIZE = '''
+import importlib.abc, os, sys
+with open(os.environ["MEDIAPIPE_BLOCK_LOG"], "a") as f:  # proves the blocker ran in this process
+    f.write(f"{os.getpid()}\\n")
+class _Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "mediapipe" or name.startswith("mediapipe."):
+            raise ModuleNotFoundError("mediapipe is blocked for this test")
+sys.meta_path.insert(0, _Block())
+'''
+
+
+def test_daemon_serves_face_mesh_and_pose_without_mediapipe(tmp_path):
+    """The real daemon, every process of it unable to import mediapipe: a face from the photo over HTTP."""
+    pytest.importorskip("ai_edge_litert")
+    from conftest import data_uri, jpeg, launch_daemon
+
+    (tmp_path / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    block_log = tmp_path / "blocked-pids"
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           "MEDIAPIPE_BLOCK_LOG": str(block_log)}
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is not None:
+        env["RW_MEDIAPIPE_MODELS"] = str(Path(next(iter(spec.submodule_search_locations))) / "modules")
+    server = launch_daemon(tmp_path, "face_mesh", "pose", fixtures=False, env=env)
+    try:
+        assert str(server.proc.pid) in block_log.read_text().split()
+        status, _, out = server.post("/v1/models/face_mesh/commands/detect", {"image": data_uri(jpeg(data.astronaut()))})
+        assert status == 200, out
+        (face,) = out["landmarks"]
+        assert len(face) == 478
+        nose = face[1]  # the astronaut's face: x 0.34-0.53, y 0.15-0.35 (tests/adapters/test_face_detection.py)
+        assert 0.34 < nose[0] < 0.53 and 0.15 < nose[1] < 0.35, nose
+        status, _, out = server.post("/v1/models/pose/commands/detect", {"image": data_uri(jpeg(data.astronaut()))})
+        assert status == 200 and out["detected"] is True, out
+    finally:
+        server.stop()
+    assert "mediapipe is blocked" not in server.output()
