@@ -52,7 +52,7 @@ def model_file(relative: str) -> Path:
 def mediapipe_available() -> bool:
     try:
         import mediapipe  # noqa: F401
-    except ImportError:
+    except Exception:  # not installed, or built for another numpy / protobuf: either way, use LiteRT
         return False
     return True
 
