@@ -18,7 +18,7 @@ import uuid
 
 from aiohttp import WSMsgType, web
 
-from .. import __version__, jsonsafe
+from .. import jsonsafe
 from ..errors import BadInput, BridgeError, UnknownCommandError
 from ..host import Host, HostState
 from ..wire import outputs_to_json
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 HOST = web.AppKey("host", Host)
 MANIFEST = web.AppKey("manifest", dict)
 MAX_JOB_ID = 128
+# What ``/meta`` says as ``modelSDKVersion``: the old SDK release whose protocol this server speaks
+# (clients compare it with the SDK they know; runway_bridge's own version is another matter).
+SDK_VERSION = "0.6.1"
 
 
 @web.middleware
@@ -67,7 +70,7 @@ def _meta(request: web.Request) -> dict:
     host = request.app[HOST]
     now = time.time()
     return {
-        "modelSDKVersion": __version__,
+        "modelSDKVersion": SDK_VERSION,
         "millisRunning": int((now - host.started_at) * 1000),
         "millisSinceLastCommand": int((now - host.last_command_at) * 1000) if host.last_command_at else None,
         "GPU": bool(host.backend.gpu),
@@ -218,7 +221,7 @@ async def jobs(request: web.Request) -> web.WebSocketResponse:
             if msg.type != WSMsgType.TEXT:
                 outbox.put_nowait({"type": "failed", "id": None, "error": "send JSON text messages", "status": 400})
                 continue
-            data = {}
+            job_id = None
             try:
                 data = jsonsafe.loads(msg.data)
                 if not isinstance(data, dict):
@@ -243,7 +246,7 @@ async def jobs(request: web.Request) -> web.WebSocketResponse:
                 else:
                     raise BadInput(f"unknown message type {kind!r}; use submit or cancel")
             except BridgeError as e:
-                outbox.put_nowait({"type": "failed", "id": None, "error": e.message, "status": e.status})
+                outbox.put_nowait({"type": "failed", "id": job_id, "status": e.status, **e.to_dict()})
     finally:
         for task in running.values():
             task.cancel()
