@@ -608,7 +608,7 @@ def _output_pixels(t: BaseType, value) -> np.ndarray:
     except (TypeError, ValueError):
         arr = None
     if arr is None or arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3) or 0 in arr.shape:
-        raise t.fail(f"value is not a PIL or numpy image (got {type(value).__name__})")
+        raise t.fail(f"value is not an image: expected a PIL or numpy image, got {type(value).__name__}")
     return np.ascontiguousarray(arr)
 
 

@@ -127,7 +127,7 @@ def test_bad_model_output_is_a_500_not_a_400():
     def two(model, inputs):
         return {"a": 1}
 
-    for name, expect in (("marks", "expected 3 points"), ("img", "not a PIL or numpy image"),
+    for name, expect in (("marks", "expected 3 points"), ("img", "not an image: expected a PIL or numpy image"),
                          ("two", "no value for its output 'b'")):
         with pytest.raises(InferenceError, match=expect) as e:
             m.run_command(None, name, {})
