@@ -57,11 +57,20 @@ def test_every_type_round_trips_and_images_work(model_server, astronaut):
     status, _, out = s.post("/invert", {"image": data_uri(png(rgba), "image/png").split(",")[1]})
     assert status == 200
     # output format picked by the header
-    status, _, out = s.post("/invert", {"image": data_uri(jpeg(astronaut))}, headers={"X-Runway-Output-Format": "image=PNG"})
-    assert out["image"].startswith("data:image/png;base64,")
+    for header in ("image=PNG", "image=PNG;", "other=JPEG; image=PNG"):  # the old SDK's ';' separator too
+        status, _, out = s.post("/invert", {"image": data_uri(jpeg(astronaut))}, headers={"X-Runway-Output-Format": header})
+        assert out["image"].startswith("data:image/png;base64,"), header
     # segmentation out, 4-channel in, 1-channel out
     status, _, out = s.post("/mask", {"image": data_uri(png(rgba), "image/png")})
     assert status == 200 and out["mask"].startswith("data:image/png") and decode_uri(out["alpha"]).ndim == 2
+
+
+def _bomb_jpeg() -> bytes:
+    """A ~900-byte JPEG whose frame header claims 30000x30000 (it would take 2.7 GB to decode)."""
+    data = bytearray(jpeg(np.zeros((8, 8, 3), np.uint8)))
+    i = data.index(b"\xff\xc0")
+    data[i + 5:i + 9] = (30000).to_bytes(2, "big") * 2
+    return bytes(data)
 
 
 def test_validation_errors_are_400_naming_the_field(model_server):
@@ -80,6 +89,7 @@ def test_validation_errors_are_400_naming_the_field(model_server):
         ("/invert", {"image": data_uri(png(big), "image/png")},
          "Invalid argument: image. width 2100 is above the maximum 2000"),
         ("/invert", b"{not json", "The body of all POST requests must contain JSON"),
+        ("/invert", {"image": data_uri(_bomb_jpeg())}, "the JPEG header says 30000x30000, over the limit of"),
     ]
     for path, body, expect in cases:
         status, _, out = s.post(path, body)

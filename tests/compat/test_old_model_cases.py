@@ -432,3 +432,36 @@ def test_gpu_in_manifest(tmp_path, gpu, expect):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_model_templates_run_line_starts_on_loopback(tmp_path):
+    """runway-model-template's ``runway.run(host='0.0.0.0', port=8000)``, without a token."""
+    port = free_port()
+    path = _write(tmp_path, "template", f"""
+        import runway
+        from runway.data_types import text
+
+        @runway.command('upper', inputs={{'text': text}}, outputs={{'text': text}})
+        def upper(model, inputs):
+            return inputs['text'].upper()
+
+        if __name__ == '__main__':
+            runway.run(host='0.0.0.0', port={port})
+    """)
+    env = _env()
+    env.pop("RW_TOKEN", None)
+    env.pop("RUNWAY_BRIDGE_TOKEN", None)
+    proc = subprocess.Popen([sys.executable, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/healthcheck", proc, 60, lambda st, b: b.get("status") == "RUNNING")
+        assert http("POST", url + "/upper", {"text": "hi"})[2] == {"text": "HI"}
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=10)[0]
+    assert "listening on 127.0.0.1 instead" in out and f"RW_TOKEN=SECRET RW_HOST=0.0.0.0 RW_PORT={port}" in out
+    # asked for explicitly (RW_HOST), another address without a token is still refused
+    refused = subprocess.run([sys.executable, str(path)], env={**env, "RW_HOST": "0.0.0.0"}, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode != 0 and "Refusing to bind 0.0.0.0 without a token" in refused.stderr
