@@ -99,7 +99,9 @@ async def _body(request: web.Request) -> dict:
     try:
         return await read_json(request)
     except BadInput as e:  # the old SDK's words, then ours
-        raise BadInput(f"The body of all POST requests must contain JSON ({e.message})") from None
+        err = BadInput(f"The body of all POST requests must contain JSON ({e.message})")
+        err.status = e.status  # 400, or 408 for a body that never came
+        raise err from None
 
 
 async def setup(request: web.Request):
