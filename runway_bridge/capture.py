@@ -33,11 +33,15 @@ _TIMEOUTS = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000, cv2.CAP_PROP_READ_TIMEOUT_MS
 class Capture:
     """Reads one source into `fan_out(blob, frame_id)` on the event loop while `wanted()` says so."""
 
-    def __init__(self, kind: str, spec: str, *, loop: bool = True, fps: float | None = None):
+    def __init__(self, kind: str, spec: str, *, loop: bool = True, fps: float | None = None,
+                 width: int | None = None, height: int | None = None, mirror: bool = False):
         self.kind, self.spec, self.loop, self.max_fps = kind, spec, loop, fps
+        self.want_size = (width, height) if width and height else None
+        self.mirror = mirror
         self.state, self.error = "opening", None
         self.fps = 0.0
         self.size: tuple[int, int] | None = None
+        self.native_size: tuple[int, int] | None = None
         self.frames_read = 0
         self.started = time.time()
         self.fan_out: Callable[[Blob, int], None] = lambda blob, frame_id: None
@@ -57,6 +61,9 @@ class Capture:
             fail = f"the NDI sender {self.spec} sent no video within 5 s"
         elif self.kind == "camera":
             cap = cv2.VideoCapture(int(self.spec))
+            if self.want_size:  # ask the camera; frames it still gives at another size are scaled
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.want_size[0])
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.want_size[1])
             fail = f"camera {self.spec} could not be opened (not connected, no permission, or in use by another program)"
         elif self.kind == "url":
             cap = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, _TIMEOUTS)
@@ -73,8 +80,17 @@ class Capture:
             raise BadInput(fail)
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1 <= fps <= 240 else 30.0
-        self.size = (frame.shape[1], frame.shape[0])
+        self.native_size = (frame.shape[1], frame.shape[0])
+        self.size = self.want_size or self.native_size
         self._cap, self._first = cap, frame
+
+    def _shape(self, bgr):
+        """The frame as the models get it: scaled to the asked size, mirrored if asked, RGB."""
+        if self.want_size and (bgr.shape[1], bgr.shape[0]) != self.want_size:
+            bgr = cv2.resize(bgr, self.want_size, interpolation=cv2.INTER_AREA)
+        if self.mirror:
+            bgr = cv2.flip(bgr, 1)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
     async def open(self) -> None:
         """Open the capture and read one frame; raises a clear `BridgeError` when it cannot."""
@@ -137,7 +153,7 @@ class Capture:
                 if pace and self.kind != "file" and now < due:
                     frame = None  # a live source is read at its own rate, passed on at most max_fps
                     continue
-                rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                rgb = self._shape(frame)
                 frame = None
                 self._loop.call_soon_threadsafe(self.fan_out, Blob("raw", rgb.tobytes(), rgb.shape), self.frames_read)
                 if pace:
@@ -157,5 +173,5 @@ class Capture:
             "source": self.spec, "kind": self.kind, "loop": self.loop, "state": self.state, "error": self.error,
             "fps": round(self.fps, 3), "max_fps": self.max_fps, "read_fps": round(rate, 2),
             "width": self.size[0] if self.size else None, "height": self.size[1] if self.size else None,
-            "frames_read": self.frames_read, "started": self.started,
+            "mirror": self.mirror, "frames_read": self.frames_read, "started": self.started,
         }

@@ -42,6 +42,16 @@ def _config(args) -> Config:  # noqa: F821
     cfg.osc_targets += args.osc_target or []
     cfg.osc_allow += args.osc_allow or []
     cfg.sources += args.source or []
+    for spec in getattr(args, "source_set", None) or []:
+        model_id, _, rest = spec.partition(":")
+        key, sep, value = rest.partition("=")
+        if not sep or key not in ("width", "height", "fps", "mirror"):
+            sys.exit(f"--source-set takes ID:width|height|fps|mirror=VALUE, got {spec!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            sys.exit(f"--source-set {spec!r}: {value!r} is not a number or true/false")
+        cfg.source_settings.setdefault(model_id, {})[key] = parsed
     cfg.remotes += args.remote or []
     cfg.video_out += getattr(args, "video_out", None) or []
     if cfg.video_out:
@@ -335,6 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")
+    s.add_argument("--source-set", action="append", metavar="ID:NAME=VALUE",
+                   help="a source setting: width=1280, height=720, fps=30, mirror=true (repeatable)")
     s.add_argument("--record", action="append", metavar="ID=FILE",
                    help="save every result of a model to a .jsonl or .csv file (repeatable)")
     s.add_argument("--video-out", action="append", metavar="ID=KIND",

@@ -37,6 +37,7 @@ class Config:
     max_inflight: int = 256 * 1024 * 1024  # bytes of frames held by all models' queues and slots
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
+    source_settings: dict[str, dict] = field(default_factory=dict)  # id -> width, height, fps, mirror
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
     record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
     video_out: list[str] = field(default_factory=list)  # "ID[:OUTPUT]=ndi|spout|syphon[:NAME]"

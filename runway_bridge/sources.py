@@ -82,6 +82,19 @@ def check_source(config, spec: str, *, trusted: bool) -> tuple[str, str]:
     return "file", str(path)
 
 
+def check_settings(values: dict) -> dict:
+    """A source's ``width``, ``height`` (both or neither, 16 to 7680) and ``mirror`` (a boolean)."""
+    width, height, mirror = values.get("width"), values.get("height"), values.get("mirror", False)
+    for name, v in (("width", width), ("height", height)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 16 <= v <= 7680):
+            raise BadInput(f"{name} must be a whole number of pixels from 16 to 7680", field=name)
+    if (width is None) != (height is None):
+        raise BadInput("give width and height together", field="width" if width is None else "height")
+    if not isinstance(mirror, bool):
+        raise BadInput("mirror must be true or false", field="mirror")
+    return {"width": width, "height": height, "mirror": mirror}
+
+
 class Source:
     """One model's use of a `Capture`: its host stream (latest frame wins) and its own counters."""
 
@@ -162,6 +175,7 @@ class Sources:
         return src.status([s.model_id for s in self._users(src.capture) if s is not src])
 
     async def start(self, model_id: str, spec, *, loop: bool = True, fps: float | None = None,
+                    width: int | None = None, height: int | None = None, mirror: bool = False,
                     keep_failed: bool = False, trusted: bool = True) -> Source:
         """Attach a model to a source (opening it unless another model reads it already), replacing
         the model's current one, and start the model if it is not up."""
@@ -171,7 +185,7 @@ class Sources:
         capture = self.captures.get(spec)
         fresh = capture is None or capture.done
         if fresh:
-            capture = Capture(kind, spec, loop=loop, fps=fps)
+            capture = Capture(kind, spec, loop=loop, fps=fps, width=width, height=height, mirror=mirror)
             try:
                 await capture.open()
             except BridgeError:
@@ -223,8 +237,9 @@ async def _post(request: web.Request) -> web.Response:
         raise BadInput("loop must be true or false", field="loop")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 240):
         raise BadInput("fps must be a number from 0 to 240 (or left out)", field="fps")
+    settings = check_settings(body)
     sources = request.app[SOURCES]
-    src = await sources.start(request.match_info["id"], spec, loop=loop, fps=fps, trusted=False)
+    src = await sources.start(request.match_info["id"], spec, loop=loop, fps=fps, trusted=False, **settings)
     return json_response(sources.status(src), status=201)
 
 
@@ -266,7 +281,9 @@ def setup_sources(app: web.Application) -> None:
     async def sources_ctx(app):
         for model_id, spec in wanted:
             try:
-                await app[SOURCES].start(model_id, spec, keep_failed=True)
+                opts = dict(app[BRIDGE].config.source_settings.get(model_id, {}))
+                fps = opts.pop("fps", None)
+                await app[SOURCES].start(model_id, spec, keep_failed=True, fps=fps, **check_settings(opts))
             except BridgeError as e:  # the daemon still serves; the API shows the failure
                 log.error("source %s=%s: %s", model_id, spec, e.message)
         yield

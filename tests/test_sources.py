@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from liblo_peer import OscDump
 
@@ -164,3 +165,27 @@ def test_one_source_two_models_one_capture_two_result_streams(daemon):
     after = wait(lambda: (s := d.get("/v1/sources")[2]) and s["sources"][0]["processed"] > before + 2 and s)
     assert [s["model"] for s in after["sources"]] == ["haar_faces"] and len(after["captures"]) == 1
     assert after["sources"][0]["shared_with"] == []
+
+
+def test_source_settings_size_and_mirror(daemon, tmp_path, astronaut):
+    """width/height scale what the model gets, mirror flips it; over HTTP and with --source-set."""
+    from conftest import decode_uri
+
+    path = tmp_path / "still.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (256, 256))
+    for _ in range(10):
+        out.write(cv2.cvtColor(cv2.resize(astronaut, (256, 256)), cv2.COLOR_RGB2BGR))
+    out.release()
+    d = daemon("identity", args=["--backend", "identity=local", "--file-root", str(tmp_path),
+                                 "--source", f"identity={path}", "--source-set", "identity:width=320",
+                                 "--source-set", "identity:height=200", "--source-set", "identity:mirror=true"])
+    st = wait(lambda: (s := d.get("/v1/models/identity/source")[2]).get("processed", 0) >= 2 and s)
+    assert (st["width"], st["height"], st["mirror"]) == (320, 200, True)
+    got = decode_uri(d.get("/v1/models/identity/data")[2]["image"])
+    expected = cv2.resize(cv2.resize(astronaut, (256, 256)), (320, 200), interpolation=cv2.INTER_AREA)
+    err_mirrored = np.abs(got.astype(int) - expected[:, ::-1]).mean()
+    err_plain = np.abs(got.astype(int) - expected).mean()
+    assert got.shape == (200, 320, 3) and err_mirrored < 12 < err_plain, (err_mirrored, err_plain)
+    for bad, field in (({"width": 320}, "height"), ({"width": 5, "height": 5}, "width"), ({"mirror": "yes"}, "mirror")):
+        status, _, body = d.post("/v1/models/identity/source", {"source": path.name, **bad})
+        assert status == 400 and body.get("field") == field, (bad, body)
