@@ -36,6 +36,10 @@ class Config:
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
     remote_token: str | None = None
     debug: bool = False
+    socketio_port: int | None = 3000  # also serve everything here, as the Runway app served Socket.IO
+    legacy_ports: bool = True  # false: no socketio_port (or other old fixed ports)
+    socketio_ping_interval: float = 25.0  # seconds; a silent Socket.IO session is closed after
+    socketio_ping_timeout: float = 20.0  # interval + timeout, its stream and subscriptions released
 
     def adapter_dirs(self) -> list[Path]:
         dirs = [BUILTIN_ADAPTERS] if self.builtin_adapters and BUILTIN_ADAPTERS.is_dir() else []
