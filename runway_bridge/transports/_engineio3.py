@@ -34,9 +34,9 @@ from engineio import exceptions
 from engineio import packet as ep
 from engineio.async_socket import AsyncSocket
 
-__all__ = ["Socket3", "handle_request3", "encode_payload", "decode_payload", "MAX_PACKETS"]
+__all__ = ["Socket3", "handle_request3", "drop", "encode_payload", "decode_payload", "MAX_PACKETS"]
 
-MAX_PACKETS = 1000  # packets in one polling POST; a client batches what it emitted meanwhile
+MAX_PACKETS = 64  # packets in one polling POST (a client batches what it emitted meanwhile)
 _PONG_EVERY = 1.0  # answer at most one ping per second: a ping flood cannot grow the queue
 
 
@@ -237,6 +237,15 @@ class Socket3(AsyncSocket):
         return await ws(environ)
 
 
+async def drop(server, sid: str) -> None:
+    """Close a session now; python-engineio's ``disconnect`` waits until the client polls again,
+    which a client that misbehaved may never do."""
+    s = server.sockets.pop(sid, None)
+    if s is not None:
+        await s.close(wait=False, abort=False, reason=server.reason.SERVER_DISCONNECT)
+        s.queue.put_nowait(None)  # end a pending poll
+
+
 # -- requests --------------------------------------------------------------------------------
 def _reply(status: str, body: bytes, ctype: str = "text/plain; charset=UTF-8") -> dict:
     return {"status": status, "headers": [("Content-Type", ctype)], "response": body}
@@ -268,7 +277,7 @@ async def handle_request3(server, environ: dict):
             try:
                 packets = await s.handle_get_request(environ)
             except exceptions.EngineIOError:
-                await server.disconnect(sid)
+                await drop(server, sid)
                 return await server._make_response(server._bad_request(), environ)
             if not isinstance(packets, list):
                 return packets  # the WebSocket's response
@@ -278,7 +287,7 @@ async def handle_request3(server, environ: dict):
                 await s.handle_post_request(environ)
                 r = _reply("200 OK", b"ok")
             except exceptions.EngineIOError as e:
-                await server.disconnect(sid)
+                await drop(server, sid)
                 r = server._bad_request(str(e) or "Bad Request")
         else:
             r = server._method_not_found()

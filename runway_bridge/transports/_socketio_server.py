@@ -22,12 +22,13 @@ import engineio
 import socketio
 from aiohttp import web
 from engineio import packet as eio_packet
+from engineio import payload as eio_payload
 from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
 
 from .. import jsonsafe
 from ..errors import BadInput
-from ._engineio3 import Socket3, handle_request3
+from ._engineio3 import Socket3, drop, handle_request3
 
 __all__ = ["Server", "Engine", "translate_request", "WebSocket", "MAX_ATTACHMENTS", "MAX_SESSIONS",
            "RESERVED_EVENTS"]
@@ -35,7 +36,8 @@ __all__ = ["Server", "Engine", "translate_request", "WebSocket", "MAX_ATTACHMENT
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENTS = 16  # binary attachments of one event (a Runway query has one per image input)
-MAX_SESSIONS = 1024  # Engine.IO sessions at once, all clients together
+MAX_SESSIONS = 1024
+MAX_PACKETS_V4 = eio_payload.Payload.max_decode_packets  # Engine.IO sessions at once, all clients together
 RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "error", "message"})
 _HEAD = re.compile(r"[0-6](?:(\d{1,11})-)?(/[^,]{0,256},)?")
 
@@ -106,7 +108,20 @@ class Engine(engineio.AsyncServer):
                                      status=503, headers={"Retry-After": "5"})
         if (request.query.get("EIO") == "3") if sid is None else isinstance(self.sockets.get(sid), Socket3):
             return await handle_request3(self, await self._async["translate_request"](request))
+        if request.method == "POST":
+            problem = _check_payload4(await request.read())
+            if problem:  # python-engineio answers these with a logged traceback, or hangs on them
+                return web.json_response(problem, status=400)
         return await super().handle_request(request)
+
+
+def _check_payload4(body: bytes) -> str | None:
+    packets = body.split(b"\x1e")
+    if len(packets) > MAX_PACKETS_V4:
+        return f"more than {MAX_PACKETS_V4} packets in one polling payload"
+    if any(p[:1] not in (b"1", b"3", b"4", b"5", b"6", b"b") for p in packets):
+        return "a client sends Engine.IO 4 packets of types 1, 3, 4, 5, 6 or b (binary) only"
+    return None
 
 
 class Server(socketio.AsyncServer):
@@ -202,4 +217,4 @@ class Server(socketio.AsyncServer):
             await self.emit("error", {"error": message, "_meta": {"status": 400, "frame": None}},
                             to=sid, namespace=namespace or "/")
         else:
-            await self.eio.disconnect(eio_sid)
+            await drop(self.eio, eio_sid)
