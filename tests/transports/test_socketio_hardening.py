@@ -21,6 +21,11 @@ SMALL = cv2.imencode(".jpg", cv2.cvtColor(skdata.astronaut()[::4, ::4], cv2.COLO
 URI = "data:image/jpeg;base64," + base64.b64encode(SMALL).decode()
 
 
+def query(frame: str) -> str:
+    """A ``query`` event packet with a small JPEG and `frame` as raw JSON."""
+    return '42["query",{"image":"' + URI + '","frame":' + frame + "}]"
+
+
 @pytest.fixture(scope="module")
 def daemon():
     folder = Path(tempfile.mkdtemp(prefix="sio-hard-"))
@@ -108,7 +113,7 @@ def test_event_named_connect_does_not_rerun_the_connect_handler(daemon, eio):
     s = Polling(daemon.url, eio)
     s.post(*['42["connect"]'] * 10, '40')  # the event 10 times, and a second CONNECT packet
     assert "reserved event name" in s.wait("error")["error"]
-    s.post('42["query",{"image":"%s","frame":1}]' % URI)
+    s.post(query('1'))
     assert s.wait("data")["_meta"]["frame"] == 1
     assert not [e for e in s.events if e[0] == "info"], "the connect handler ran again"
     assert streams(daemon) == before + 1
@@ -120,7 +125,7 @@ def test_event_named_disconnect_does_not_detach_the_client(daemon):
     s = Polling(daemon.url)
     s.post('42["disconnect"]')
     assert "reserved event name" in s.wait("error")["error"]
-    s.post('42["query",{"image":"%s","frame":"still here"}]' % URI)
+    s.post(query('"still here"'))
     assert s.wait("data")["_meta"]["frame"] == "still here"
     s.close()
 
@@ -151,7 +156,7 @@ def test_frame_ids_are_short_strings_or_numbers(daemon, frame):
     """Finding: a frame id nested ~500 deep killed result delivery; ids are echoed in every result,
     so only numbers and strings of at most 128 characters are taken."""
     s = Polling(daemon.url)
-    s.post('42["query",{"image":"%s","frame":%s}]' % (URI, frame))
+    s.post(query(frame))
     err = s.wait("error")
     assert "frame id must be a number or a string" in err["error"] and err["_meta"]["frame"] is None
     s.close()
@@ -163,9 +168,9 @@ def test_client_json_is_bounded_in_depth_and_integer_size(daemon):
     s = Polling(daemon.url)
     s.post('42["query",' + "[" * 100_000 + "]" * 100_000 + "]")
     assert "nests deeper than 64" in s.wait("error")["error"]
-    s.post('42["query",{"image":"%s","frame":%s}]' % (URI, "9" * 5000))
+    s.post(query("9" * 5000))
     assert "more than 64 digits" in s.wait("error")["error"]
-    s.post('42["query",{"image":"%s","frame":2}]' % URI)
+    s.post(query('2'))
     assert s.wait("data")["_meta"]["frame"] == 2
     s.close()
     assert "Traceback" not in daemon.output()
