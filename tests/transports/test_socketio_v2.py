@@ -11,11 +11,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from test_socketio import CLIENT_JS, NODE, NODE_DIR, covers_face, jpeg, node, of  # noqa: F401
 
-from conftest import free_port, launch_daemon, wait_http
 from runway_bridge.transports import _engineio3 as e3
 
-from test_socketio import CLIENT_JS, NODE, NODE_DIR, covers_face, jpeg, node, of  # noqa: F401
+from conftest import free_port, launch_daemon, wait_http
 
 needs_v2 = pytest.mark.skipif(
     NODE is None or not (NODE_DIR / "node_modules" / "socket.io-client-v2").is_dir(),
