@@ -23,6 +23,17 @@ _CORS = {
 }
 
 
+def _cors(request: web.Request) -> dict:
+    """`_CORS`, except that Socket.IO answers name the page's origin and allow credentials:
+    socket.io-client 2.x's browser bundle polls with ``withCredentials``, which ``*`` fails."""
+    origin = request.headers.get("Origin")
+    if origin and request.path.startswith("/socket.io/"):
+        return {**_CORS, "Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true",
+                "Access-Control-Allow-Headers": request.headers.get("Access-Control-Request-Headers", "*"),
+                "Vary": "Origin"}
+    return _CORS
+
+
 def error_response(err: BridgeError, debug: bool = False) -> web.Response:
     headers = dict(_CORS)
     if err.retry_after is not None:
@@ -53,7 +64,7 @@ async def middleware(request: web.Request, handler):
     """CORS on every answer, tokens checked, `BridgeError`s turned into JSON with their status."""
     debug = request.app.get(DEBUG, False)
     if request.method == "OPTIONS":
-        return web.Response(headers=_CORS)
+        return web.Response(headers=_cors(request))
     try:
         check_token(request)
         resp = await handler(request)
@@ -70,7 +81,7 @@ async def middleware(request: web.Request, handler):
         err = BridgeError(f"internal error: {type(e).__name__}: {e}")
         return error_response(err, debug)
     if isinstance(resp, web.StreamResponse) and not resp.prepared:
-        resp.headers.update(_CORS)
+        resp.headers.update(_cors(request))
         if _worth_gzip(request, resp):
             resp.enable_compression(web.ContentCoding.gzip)
     return resp
