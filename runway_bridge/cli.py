@@ -85,7 +85,7 @@ def cmd_serve(args) -> None:
         if osc is not None and osc.port:
             print(f"  OSC in                      udp://{cfg.host}:{osc.port}   replies to port {cfg.osc_reply_port}")
         for extra in legacy:
-            print(f"  Socket.IO (old Runway port)  http://{cfg.host}:{extra}   (--no-legacy-ports to skip)")
+            print(f"  Socket.IO, old Runway port  http://{cfg.host}:{extra}   (--no-legacy-ports to skip)")
         for target in cfg.osc_targets:
             print(f"  OSC out                     {target}")
         for model_id in cfg.models:

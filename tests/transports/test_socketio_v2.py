@@ -115,7 +115,7 @@ def test_the_old_socketio_port_serves_both_generations(jpeg):  # noqa: F811
         for client in ("v2", "v4"):
             events = node({"client": client, "url": url, "jpeg": str(jpeg), "frames": 1, "send": "datauri"})
             assert covers_face(of(events, "data")[0]["boxes"][0]), (client, events)
-        assert f"Socket.IO (old Runway port)  http://127.0.0.1:{extra}" in d.output()
+        assert f"Socket.IO, old Runway port  http://127.0.0.1:{extra}" in d.output()
     finally:
         d.stop()
 
