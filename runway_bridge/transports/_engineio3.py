@@ -37,7 +37,7 @@ from engineio.async_socket import AsyncSocket
 __all__ = ["Socket3", "handle_request3", "drop", "encode_payload", "decode_payload", "MAX_PACKETS"]
 
 MAX_PACKETS = 64  # packets in one polling POST (a client batches what it emitted meanwhile)
-_PONG_EVERY = 1.0  # answer at most one ping per second: a ping flood cannot grow the queue
+_MAX_QUEUED = 64  # a ping is not answered while this many packets wait: a ping flood cannot grow the queue
 
 
 # -- payload codec ---------------------------------------------------------------------------
@@ -186,7 +186,6 @@ class Socket3(AsyncSocket):
         super().__init__(server, sid)
         self.b64 = b64
         self.last_seen = time.monotonic()
-        self.last_pong = 0.0
 
     def schedule_ping(self):  # the client pings in protocol 3
         pass
@@ -203,9 +202,7 @@ class Socket3(AsyncSocket):
     async def receive(self, pkt):
         self.last_seen = time.monotonic()
         if pkt.packet_type == ep.PING:
-            now = time.monotonic()
-            if now - self.last_pong >= _PONG_EVERY:
-                self.last_pong = now
+            if self.queue.qsize() < _MAX_QUEUED:  # a client pings once per pong: only a flood waits
                 await self.send(ep.Packet(ep.PONG, pkt.data))
             return
         if pkt.packet_type == ep.MESSAGE and isinstance(pkt.data, str):

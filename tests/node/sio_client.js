@@ -44,6 +44,7 @@ for (const event of ["info", "data", "error"]) {
     if (i >= 0) waiting.splice(i, 1)[0].resolve(data);
   });
 }
+socket.on("disconnect", (reason) => print("disconnect", { reason }));
 let isConnected = false;
 socket.on("connect", () => { isConnected = true; });
 socket.on("connect_error", (err) => {

@@ -62,6 +62,7 @@ class Polling:
         return out
 
     def _take(self, packets: list[str]) -> None:
+        self.pongs = getattr(self, "pongs", 0) + packets.count("3")
         for p in packets:
             if p.startswith("42"):
                 self.events.append(json.loads(p[2:]))
@@ -197,3 +198,16 @@ def test_bad_polling_payloads_are_a_400_not_a_traceback_or_a_hang(daemon, eio, p
     s = Polling(daemon.url, eio)
     assert s.post(*packets) == 400
     assert "Traceback" not in daemon.output()
+
+
+def test_a_ping_flood_cannot_grow_an_engineio3_session_queue(daemon):
+    """Protocol 3 clients ping; each ping queues a pong. 300 pings without polling leave at most
+    64 packets waiting, not 300."""
+    s = Polling(daemon.url, 3)
+    s.pongs = 0
+    for _ in range(5):
+        assert s.post(*["2"] * 60) == 200
+    with urllib.request.urlopen(s.url, timeout=10) as r:
+        s._take(s._split(r.read().decode()))
+    assert 0 < s.pongs <= 64
+    s.close()

@@ -70,6 +70,22 @@ def test_v2_bytes_in_and_binary_outputs_on_a_model_namespace(daemon, jpeg, optio
 
 
 @needs_v2
+@pytest.mark.parametrize("transports", [["polling"], ["websocket"]], ids=["polling", "websocket"])
+def test_v2_sessions_stay_up_across_pings(transports, tmp_path):
+    """Engine.IO 3 clients ping and the server answers (4: the other way round): with a 0.5 s
+    interval a listener stays connected for 4 s, on both transports."""
+    (tmp_path / "ping.toml").write_text("socketio_ping_interval = 0.5\nsocketio_ping_timeout = 1.5\n")
+    d = launch_daemon(tmp_path, "identity", args=["--backend", "identity=local", "--config", str(tmp_path / "ping.toml")])
+    try:
+        events = v2({"url": d.url, "listen_ms": 4000, "options": {"transports": transports}})
+        names = [e["event"] for e in events]
+        assert names[:2] == ["connect", "info"] and "done" in names, events
+        assert "disconnect" not in names[:names.index("done")], events
+    finally:
+        d.stop()
+
+
+@needs_v2
 def test_v2_refusals_carry_the_message(daemon):
     for url in (f"{daemon.url}/?model=nope", f"{daemon.url}/nope"):
         events = v2({"url": url})
