@@ -8,10 +8,10 @@ docs/protocol.md has a worked example in bytes.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 
+from . import jsonsafe
 from .errors import BadInput
 from .types import Blob
 
@@ -47,7 +47,7 @@ def encode_frame(header: dict, parts: list[tuple[str, Blob]]) -> bytes:
         {"name": n, "format": b.format, "size": len(b.data), **({"shape": list(b.shape)} if b.shape else {})}
         for n, b in parts
     ]
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = jsonsafe.dumps(header).encode()
     return b"".join([struct.pack(">I", len(head)), head, *(b.data for _, b in parts)])
 
 
@@ -62,9 +62,9 @@ def decode_frame(data: bytes) -> tuple[dict, dict]:
     if n > MAX_HEADER or 4 + n > len(data):
         raise BadInput(f"binary header length {n} does not fit the {len(data)}-byte message (truncated?)")
     try:
-        header = json.loads(data[4 : 4 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BadInput(f"binary header is not JSON: {e}") from None
+        header = jsonsafe.loads(data[4 : 4 + n])
+    except BadInput as e:
+        raise BadInput(f"binary header is not JSON: {e.message.removeprefix('the body is not valid JSON: ')}") from None
     if not isinstance(header, dict):
         raise BadInput("binary header must be a JSON object")
     inputs = header.get("inputs") or {}
@@ -106,10 +106,10 @@ def result_message(result, *, binary: bool) -> tuple[str | None, bytes | None]:
         head["status"] = result.error.status
         if result.error.field:
             head["field"] = result.error.field
-        return json.dumps(head), None
+        return jsonsafe.dumps(head), None
     outputs = result.outputs or {}
     parts = [(k, v) for k, v in outputs.items() if isinstance(v, Blob)] if binary else []
     head["outputs"] = outputs_to_json({k: v for k, v in outputs.items() if not any(k == n for n, _ in parts)})
     if parts:
         return None, encode_frame(head, parts)
-    return json.dumps(head), None
+    return jsonsafe.dumps(head), None
