@@ -194,3 +194,30 @@ def test_v2_connect_and_error_packets_translate_both_ways():
     assert e3.sio_out('0{"sid":"abc"}') == "0" and e3.sio_out('0/identity,{"sid":"abc"}') == "0/identity,"
     assert e3.sio_out('4/nope,{"message":"no model"}') == '4/nope,"no model"'
     assert e3.sio_out('2["data",{}]') == '2["data",{}]'
+
+
+def test_payload_codec_round_trips_and_refuses_garbage_with_value_errors_only():
+    """2,000 seeded random payloads: well-formed ones round-trip (text with astral characters,
+    binary, base64), and arbitrary bytes, or well-formed ones cut short, raise only `ValueError`."""
+    import random
+
+    from engineio import packet as ep
+
+    rng = random.Random(9)
+    alphabet = "a\"{}[],:0é😀\x1e\U0001f3a8"
+    for _ in range(1000):
+        packets = [ep.Packet(ep.MESSAGE, bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40))))
+                   if rng.random() < 0.3 else
+                   ep.Packet(rng.choice([ep.MESSAGE, ep.PING, ep.PONG]), "".join(rng.choices(alphabet, k=rng.randrange(1, 30))))
+                   for _ in range(rng.randrange(1, 6))]
+        b64 = rng.random() < 0.5
+        body, _ = e3.encode_payload(packets, b64)
+        assert [(p.packet_type, p.data) for p in e3.decode_payload(body)] == [(p.packet_type, p.data) for p in packets]
+        try:
+            e3.decode_payload(body[:rng.randrange(len(body))] or b"\x00")
+        except ValueError:
+            pass
+        try:
+            e3.decode_payload(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 60))))
+        except ValueError:
+            pass
