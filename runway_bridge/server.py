@@ -95,18 +95,56 @@ def serve(app: web.Application, host: str, port: int, after_bind=None, extra_por
     asyncio.run(_serve(app, host, port, after_bind, extra_ports))
 
 
+def _single_model_backend(model, gpu: bool):
+    """The local backend as the model server needs it: each generator step sent the moment it is
+    made (the job protocol streams them), `GPU` from the environment kept whatever setup says,
+    and a `reload` that keeps the previous model serving when new options fail."""
+    import asyncio
+
+    from .backends.base import BackendState
+    from .backends.local import LocalBackend
+
+    class SingleModelBackend(LocalBackend):
+        async def manifest(self):
+            raise NotImplementedError  # the model server holds the manifest (a model may have no command)
+
+        async def start(self, options):
+            await super().start(options)
+            self.gpu = self.gpu or gpu
+
+        async def reload(self, options):
+            """Run setup again; on failure raise and keep the model that was serving."""
+            if self.state is not BackendState.RUNNING:
+                raise RuntimeError("reload needs a running model")
+            self._state = await self._run(self._model.run_setup, options, self._ctx)
+
+        async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
+            loop = asyncio.get_running_loop()
+            partial = None
+            if on_partial is not None:
+                def partial(out, progress):
+                    loop.call_soon_threadsafe(on_partial, out, progress)
+            if self.state is not BackendState.RUNNING:
+                return await super().call(command, inputs)  # raises the state's error
+            return await self._run(lambda: self._model.run_command(
+                self._state, command, inputs, ctx=self._ctx, formats=formats, binary=binary,
+                timings=timings, on_partial=partial, eager=True))
+
+    backend = SingleModelBackend(".", model=model)
+    backend.gpu = gpu
+    return backend
+
+
 def serve_model(model, *, host: str, port: int, options: dict | None, debug: bool = False,
                 token: str | None = None, gpu: bool = False, name: str = "model") -> None:
     """Serve one already-loaded `Model` with the Runway model-server protocol."""
-    from .backends.local import LocalBackend
     from .host import Host
     from .transports import model_server
 
     require_token_for(host, token)
     logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, format="%(message)s")
-    backend = LocalBackend(".", model=model)
-    backend.gpu = gpu
-    h = Host(name, backend, default_command=next(iter(model.commands)))
+    backend = _single_model_backend(model, gpu)
+    h = Host(name, backend, default_command=next(iter(model.commands), None))
 
     async def on_cleanup(app):
         await h.stop()
@@ -120,6 +158,6 @@ def serve_model(model, *, host: str, port: int, options: dict | None, debug: boo
         if h.error:
             print(f"Setup failed: {h.error.message}\nFix the model or POST new options to /setup.", flush=True)
         else:
-            print(f"Model ready: commands {', '.join(model.commands)}", flush=True)
+            print(f"Model ready: commands {', '.join(model.commands) or '(none: setup only)'}", flush=True)
 
     serve(app, host, port, after_bind)
