@@ -28,7 +28,7 @@ def _config(args) -> Config:  # noqa: F821
     cfg = Config(**data)
     for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "osc_bundles",
                  "wekinator", "max_body", "queue_size", "max_inflight", "file_root", "remote_token", "idle_timeout",
-                 "body_timeout", "app_api_port"):
+                 "body_timeout", "app_api_port", "socketio_port"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -83,6 +83,8 @@ def _config(args) -> Config:  # noqa: F821
             sys.exit(f"--record takes MODEL=FILE.jsonl or MODEL=FILE.csv, got {spec!r}")
         cfg.record[model_id] = path
     cfg.debug = args.debug or cfg.debug
+    if getattr(args, "no_legacy_ports", False):
+        cfg.legacy_ports = False
     return cfg
 
 
@@ -133,13 +135,16 @@ def cmd_serve(args) -> None:
         osc = app.get(OSC)
         if osc is not None and osc.port:
             print(f"  OSC in                      udp://{cfg.host}:{osc.port}   replies to port {cfg.osc_reply_port}")
+        for extra in legacy:
+            print(f"  Socket.IO, old Runway port  http://{cfg.host}:{extra}   (--no-legacy-ports to skip)")
         for target in cfg.osc_targets:
             print(f"  OSC out                     {target}")
         for model_id in cfg.models:
             print(f"  loading {model_id}...")
         print("Press Ctrl+C to stop.", flush=True)
 
-    serve(app, cfg.host, cfg.port, after_bind)
+    legacy = [cfg.socketio_port] if cfg.legacy_ports and cfg.socketio_port not in (None, 0, cfg.port) else []
+    serve(app, cfg.host, cfg.port, after_bind, legacy)
 
 
 def cmd_run(args) -> None:
@@ -366,6 +371,9 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--body-timeout", type=float, help="seconds a request body may take to arrive (default 60)")
     s.add_argument("--app-api-port", type=int, metavar="PORT", nargs="?", const=5142,
                    help="also serve the desktop app's control API (Unity plugin) on this port (default 5142)")
+    s.add_argument("--socketio-port", type=int, metavar="N",
+                   help="also serve on this port, where the old Runway app served Socket.IO (default 3000)")
+    s.add_argument("--no-legacy-ports", action="store_true", help="do not open the old Runway port 3000")
     s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
     s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
     s.add_argument("--max-inflight", type=int, metavar="BYTES",

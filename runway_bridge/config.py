@@ -50,6 +50,10 @@ class Config:
     idle_timeout: float = 15.0  # s an idle or half-sent connection is kept
     body_timeout: float = 60.0  # s a request body may take to arrive
     app_api_port: int | None = None  # the desktop app's control API (Unity plugin: 5142)
+    socketio_port: int | None = 3000  # also serve everything here, as the Runway app served Socket.IO
+    legacy_ports: bool = True  # false: no socketio_port (or other old fixed ports)
+    socketio_ping_interval: float = 25.0  # seconds; a silent Socket.IO session is closed after
+    socketio_ping_timeout: float = 20.0  # interval + timeout, its stream and subscriptions released
 
     def adapter_dirs(self) -> list[Path]:
         dirs = [BUILTIN_ADAPTERS] if self.builtin_adapters and BUILTIN_ADAPTERS.is_dir() else []

@@ -36,7 +36,8 @@ def require_token_for(host: str, token: str | None) -> None:
                  "Pass --token SECRET (or set RUNWAY_BRIDGE_TOKEN), or bind 127.0.0.1.")
 
 
-async def _serve(app: web.Application, host: str, port: int, after_bind: Callable[[int], Awaitable[None]] | None):
+async def _serve(app: web.Application, host: str, port: int, after_bind: Callable[[int], Awaitable[None]] | None,
+                 extra_ports: list[int] | None = None):
     runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
@@ -49,6 +50,13 @@ async def _serve(app: web.Application, host: str, port: int, after_bind: Callabl
     bound = site._server.sockets[0].getsockname()[1]
     for s in site._server.sockets:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for extra in list(extra_ports or ()):  # the same app (every route and middleware) on more ports
+        try:
+            await web.TCPSite(runner, host, extra, reuse_address=True).start()
+        except OSError as e:
+            extra_ports.remove(extra)
+            log.warning("Warning: port %s is busy (%s); old clients that expect it will not connect. "
+                        "Free it, or pick another with --socketio-port.", extra, e.strerror)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = 0
@@ -74,15 +82,17 @@ async def _serve(app: web.Application, host: str, port: int, after_bind: Callabl
         await runner.cleanup()
 
 
-def serve(app: web.Application, host: str, port: int, after_bind=None) -> None:
-    """Run `app` on host:port until Ctrl+C; `after_bind(port)` runs once the port answers."""
+def serve(app: web.Application, host: str, port: int, after_bind=None, extra_ports: list[int] | None = None) -> None:
+    """Run `app` on host:port until Ctrl+C; `after_bind(port)` runs once the port answers.
+    `extra_ports` serve the same app too, each only if free (a busy one is a warning and is
+    removed from the list before `after_bind` runs)."""
     try:
         import uvloop  # optional: roughly halves loop overhead on small messages
 
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(_serve(app, host, port, after_bind))
+    asyncio.run(_serve(app, host, port, after_bind, extra_ports))
 
 
 def _single_model_backend(model, gpu: bool):
