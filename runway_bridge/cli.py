@@ -57,6 +57,20 @@ def _config(args) -> Config:  # noqa: F821
     return cfg
 
 
+def _backend_kinds() -> tuple[str, ...]:
+    from .backends.base import KINDS
+
+    return tuple(KINDS)
+
+
+def _quiet_unless(debug: bool) -> None:
+    """Native libraries' start-up chatter (TensorFlow Lite, absl) stays off the terminal."""
+    if not debug:
+        from . import quiet
+
+        quiet.install()
+
+
 def cmd_serve(args) -> None:
     from .catalog import Catalog
     from .daemon import Bridge, create_app
@@ -65,6 +79,7 @@ def cmd_serve(args) -> None:
 
     cfg = _config(args)
     require_token_for(cfg.host, cfg.token)
+    _quiet_unless(cfg.debug)
     logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, format="%(message)s")
     if cfg.remotes and not cfg.remote_token:
         sys.exit("--remote needs the remote daemon's token: pass --remote-token TOKEN "
@@ -97,6 +112,7 @@ def cmd_run(args) -> None:
     from .sdk import serve_from_env
 
     enable()
+    _quiet_unless(args.debug)
     for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
         if flag:
             os.environ[var] = str(flag)
@@ -153,14 +169,23 @@ def cmd_info(args) -> None:
           f"commercial use {'allowed' if entry.commercial_use else 'NOT allowed'}. {lic.get('note', '')}".rstrip())
     att = c.get("attribution", {})
     if att:
-        print(f"  attribution: {', '.join(att.get('authors', []))}. {att.get('paper', '')} {att.get('url', '')}".rstrip())
+        print(f"  authors: {', '.join(att.get('authors', [])) or '?'}")
+        for paper in filter(None, (p.strip() for p in str(att.get("paper", "")).split(";"))):
+            print(f"  paper: {paper}")
+        if att.get("url"):
+            print(f"  more: {att['url']}")
     src = c.get("source", {})
     if src:
-        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}")
-    print(f"  backend: {entry.backend}   speed: {c.get('speed', {})}")
-    print("  loading the model's schema...", end="\r", flush=True)
+        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}".rstrip())
+    print(f"  backend: {entry.backend}")
+    for line in _speed_lines(c.get("speed", {})):
+        print(f"  {line}")
+    tty = sys.stdout.isatty()
+    if tty:
+        print("  loading the model's schema...", end="\r", flush=True)
     manifest = asyncio.run(read_manifest(entry.dir, entry.card))
-    print(" " * 40, end="\r")
+    if tty:
+        print(" " * 40, end="\r")
     if manifest["options"]:
         print("  options:")
         for o in manifest["options"]:
@@ -171,6 +196,25 @@ def cmd_info(args) -> None:
         print(f"  command {cmd['name']}({ins}) -> {outs}")
         if cmd.get("description"):
             print(f"    {cmd['description']}")
+
+
+def _speed_lines(speed: dict) -> list[str]:
+    """A card's ``[speed]`` table as text: ``cpu_ms_640x480 = 4.1`` is "4.1 ms per 640x480 frame on a CPU"."""
+    lines = []
+    for key, value in speed.items():
+        if key == "note":
+            continue
+        if "_ms" not in key:
+            lines.append(f"speed: {key.replace('_', ' ')} {value}")
+            continue
+        what, _, detail = key.partition("_ms")
+        detail = detail.strip("_").replace("_", " ")
+        detail = "per 640x480 frame" if detail == "640x480" else detail
+        where = " on a CPU" if what == "cpu" else f", {what.replace('_', ' ')}" if what else ""
+        lines.append(f"speed: {value} ms {detail}".rstrip() + where)
+    if speed.get("note"):
+        lines.append(f"  ({speed['note']})")
+    return lines
 
 
 def cmd_build(args) -> None:
@@ -227,7 +271,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
     s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")
     s.add_argument("--option", action="append", metavar="ID:NAME=VALUE", help="a setup option for a model")
-    s.add_argument("--backend", action="append", metavar="ID=KIND", help="run a model on local|process|docker")
+    s.add_argument("--backend", action="append", metavar="ID=KIND",
+                   help=f"where a model runs: {'|'.join(_backend_kinds())} (repeatable; default: its card's)")
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")
