@@ -33,6 +33,7 @@ if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   chroot "$ROOTFS" update-ca-certificates >/dev/null 2>&1 || true
 fi
 cp /etc/resolv.conf "$ROOTFS/etc/resolv.conf" 2>/dev/null || true
+cp /etc/hosts "$ROOTFS/etc/hosts" 2>/dev/null || true  # localhost, as the host resolves it
 
 mkdir -p "$ROOTFS/src"
 mounted=()
