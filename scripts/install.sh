@@ -8,7 +8,8 @@
 #                                     debootstrap) and the Node test clients
 #
 # Environment: PYTHON (the interpreter to build .venv from, default python3), ONNXRUNTIME
-# (cpu, cuda, directml or openvino: which ONNX Runtime build, default cpu).
+# (cpu, cuda, directml or openvino: which ONNX Runtime build, default cpu), RUNWAY_BRIDGE_NO_LINK=1
+# (do not link runway-bridge into ~/.local/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -83,10 +84,12 @@ if [ -z "${RUNWAY_BRIDGE_NO_LINK:-}" ]; then
     ln -sf "$here" "$bin/runway-bridge"
   fi
 fi
-case ":$PATH:" in
+if [ -n "${RUNWAY_BRIDGE_NO_LINK:-}" ]; then
+  say "Done. Start the daemon with: .venv/bin/runway-bridge serve (or source .venv/bin/activate first)"
+else case ":$PATH:" in
   *":$bin:"*) say "Done. Start the daemon with: runway-bridge serve" ;;
   *) say "Done. Start the daemon with: .venv/bin/runway-bridge serve"
      echo "    To type just runway-bridge, put $bin on your PATH (add this line to ~/.profile or ~/.zshrc):"
      echo "      export PATH=\"$bin:\$PATH\""
      echo "    or activate the environment in this shell: source .venv/bin/activate" ;;
-esac
+esac; fi
