@@ -13,7 +13,7 @@ result carries the id of the frame it belongs to, the daemon's timings and the c
 it dropped. A window needs OpenCV with GUI support; the headless
 build that runway-bridge installs can only print. To swap it (never install both: they share
 ``cv2/``): ``python -m pip uninstall -y opencv-python-headless`` then
-``python -m pip install opencv-python`` with that same Python.
+``python -m pip install "opencv-python<5"`` with that same Python.
 """
 
 import argparse
