@@ -22,8 +22,13 @@ if (-not (Test-Path $venvPython)) {
     $made = $false
     if (Get-Command py -ErrorAction SilentlyContinue) {
         foreach ($v in "3.12", "3.11", "3.10") {
-            & py "-$v" -c "pass" 2>$null
-            if ($LASTEXITCODE -eq 0) { Say "Creating .venv with Python $v"; & py "-$v" -m venv .venv; Check "venv"; $made = $true; break }
+            # Windows PowerShell 5.1 turns a native command's redirected stderr into an error
+            # under "Stop", so the probe runs under "Continue".
+            $ErrorActionPreference = "Continue"
+            & py "-$v" -c "pass" 2>$null | Out-Null
+            $found = ($LASTEXITCODE -eq 0)
+            $ErrorActionPreference = "Stop"
+            if ($found) { Say "Creating .venv with Python $v"; & py "-$v" -m venv .venv; Check "venv"; $made = $true; break }
         }
     }
     if (-not $made) {
