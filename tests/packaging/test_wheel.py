@@ -1,7 +1,8 @@
 """The wheel is the product: build it, install it into a fresh venv outside the checkout, serve.
 
-One venv, two steps, as a user would go: first the core alone (``pip install runway-bridge``),
-whose `pip check` must be clean and which must not force numpy 1; then the documented catalogue
+One venv, in steps, as a user would go: first the core alone (``pip install runway-bridge``),
+whose `pip check` must be clean and which must not force numpy 1 (the core's unit tests run there
+on numpy 2, on this Python); then the documented catalogue
 install (``[models,cpu]``, then ``runway-bridge install-models``, which ends with the pip check),
 from which ``runway-bridge serve --model face_mesh`` finds a face in a real photo over HTTP.
 Packages come from the pip cache or the configured index (PyPI on CI); the test is skipped only
@@ -73,6 +74,16 @@ def test_the_core_alone_installs_cleanly_without_numpy_1(venv):
     where, numpy_version = out.split()
     assert Path(where).is_relative_to(work / "venv"), f"imported the checkout, not the wheel: {where}"
     assert int(numpy_version.split(".")[0]) >= 2, "the core forced numpy 1"
+
+
+def test_core_tests_pass_on_numpy_2(venv):
+    """The core's own tests (types, wire, SDK) in that numpy 2 venv, before the catalogue brings numpy 1."""
+    work, wheel, py = venv
+    _run(py, "-m", "pip", "install", "-q", "pytest>=8", "pytest-asyncio>=0.23", "pytest-timeout>=2.2",
+         "scikit-image>=0.22", cwd=work)
+    assert _run(py, "-c", "import numpy; print(numpy.__version__)", cwd=work).startswith("2.")
+    _run(py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_types.py", "tests/test_model.py",
+         "tests/test_jsonsafe.py", "tests/test_exports.py", cwd=ROOT)
 
 
 def test_the_installed_catalogue_serves_face_mesh(venv, astronaut):
