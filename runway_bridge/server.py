@@ -36,27 +36,53 @@ def require_token_for(host: str, token: str | None) -> None:
                  "Pass --token SECRET (or set RUNWAY_BRIDGE_TOKEN), or bind 127.0.0.1.")
 
 
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address `host` resolves to (as aiohttp's TCPSite would)."""
+    socks: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                               flags=socket.AI_PASSIVE):
+            if socks and port == 0:
+                break  # an ephemeral port is one address's; the first will do
+            s = socket.socket(family, kind, proto)
+            socks.append(s)
+            if sys.platform != "win32":  # on Windows it would let another process take the port
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s.bind(addr)
+            s.listen(128)
+            s.setblocking(False)
+    except OSError:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
 async def _serve(app: web.Application, host: str, port: int, after_bind: Callable[[int], Awaitable[None]] | None,
                  extra_ports: list[int] | None = None):
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    # Bind before the app starts: its startup loads models, which must not begin (and then be
+    # torn down mid-load) when the port is taken.
     try:
-        await site.start()
+        socks = _bind(host, port)
     except OSError as e:
-        await runner.cleanup()
-        sys.exit(f"Cannot listen on {host}:{port}: {e.strerror}. Is another bridge running? "
+        sys.exit(f"Cannot listen on {host}:{port}: {e.strerror or e}. Is another bridge running? "
                  f"Pick another port with --port (or RW_PORT).")
-    bound = site._server.sockets[0].getsockname()[1]
-    for s in site._server.sockets:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for extra in list(extra_ports or ()):  # the same app (every route and middleware) on more ports
         try:
-            await web.TCPSite(runner, host, extra, reuse_address=True).start()
+            socks += _bind(host, extra)
         except OSError as e:
             extra_ports.remove(extra)
             log.warning("Warning: port %s is busy (%s); old clients that expect it will not connect. "
-                        "Free it, or pick another with --socketio-port.", extra, e.strerror)
+                        "Free it, or pick another with --socketio-port.", extra, e.strerror or e)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5)
+    await runner.setup()
+    for sock in socks:
+        site = web.SockSite(runner, sock)
+        await site.start()
+    bound = socks[0].getsockname()[1]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     presses = 0
