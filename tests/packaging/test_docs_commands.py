@@ -42,6 +42,10 @@ SKIP = {
     "oscdump": "an interactive OSC session: tests/transports/test_osc.py runs it with liblo",
     "oscsend": "an interactive OSC session: tests/transports/test_osc.py runs it with liblo",
     "runway-bridge serve --remote http://gpu-host:8000": "needs a second machine: tests/backends/test_remote.py",
+    "RUNWAY_BRIDGE_TOKEN=... runway-bridge serve --host 0.0.0.0": "needs a LAN: tests/transports/test_osc.py tests --osc-allow",
+    "python -m pip install 'runway-bridge[": "installs an extra into this environment: scripts/install.sh --test has it",
+    "runway-bridge render ": "needs your video: tests/test_render.py renders vtest.avi and an image folder",
+    "runway-bridge serve --model face_mesh --source face_mesh=ndi://": "needs an NDI sender: tests/test_video_out.py",
 }
 
 
