@@ -51,6 +51,13 @@ class Capture:
         self._thread: threading.Thread | None = None
         self._times: collections.deque = collections.deque(maxlen=60)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.recent: collections.OrderedDict[int, Blob] = collections.OrderedDict()  # for overlays
+
+    def remember(self, blob: Blob, frame_id: int) -> None:
+        """Keep the last few frames (on the loop) so a result can be drawn onto its own frame."""
+        self.recent[frame_id] = blob
+        while len(self.recent) > 8:
+            self.recent.popitem(last=False)
 
     # -- opening, on a worker thread ------------------------------------------------------
     def _open(self):
@@ -59,6 +66,11 @@ class Capture:
 
             cap = NDICapture(self.spec[len("ndi://"):])
             fail = f"the NDI sender {self.spec} sent no video within 5 s"
+        elif self.kind in ("spout", "syphon"):
+            from .texture_share import SpoutCapture, SyphonCapture
+
+            cap = (SpoutCapture if self.kind == "spout" else SyphonCapture)(self.spec.split("://", 1)[1])
+            fail = f"the {self.kind} sender {self.spec} sent no frame within 5 s"
         elif self.kind == "camera":
             cap = cv2.VideoCapture(int(self.spec))
             if self.want_size:  # ask the camera; frames it still gives at another size are scaled

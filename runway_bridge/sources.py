@@ -62,6 +62,10 @@ def check_source(config, spec: str, *, trusted: bool) -> tuple[str, str]:
             raise BadInput(f"camera index {spec} is out of range (0 to 63)", field="source")
         return "camera", spec
     parts = urlsplit(spec)
+    if parts.scheme in ("spout", "syphon"):  # another program's texture on this machine, as a camera is
+        if not spec.split("://", 1)[1]:
+            raise BadInput(f"give the {parts.scheme} sender's name: {parts.scheme}://NAME", field="source")
+        return parts.scheme, spec
     if parts.scheme == "file":
         spec = unquote(parts.path)
     elif "://" in spec:  # a stream URL, or an NDI sender (ndi://NAME@HOST): the daemon connects out
@@ -193,7 +197,7 @@ class Sources:
                     self.by_model[model_id] = Source(self.bridge, model_id, capture)
                 raise
             self.captures[spec] = capture
-            capture.fan_out = lambda blob, frame_id, c=capture: [s.submit(blob, frame_id) for s in self._users(c)]
+            capture.fan_out = lambda blob, frame_id, c=capture: self._fan_out(c, blob, frame_id)
             capture.wanted = lambda c=capture: any(s.running() for s in self._users(c))
         src = self.by_model[model_id] = Source(self.bridge, model_id, capture)
         host = self.bridge.hosts.get(model_id)
@@ -206,6 +210,16 @@ class Sources:
             log.info("source of %s: %s, shared with %s", model_id, spec,
                      ", ".join(s.model_id for s in self._users(capture) if s is not src))
         return src
+
+    def _fan_out(self, capture: Capture, blob: Blob, frame_id: int) -> None:
+        capture.remember(blob, frame_id)
+        for src in self._users(capture):
+            src.submit(blob, frame_id)
+
+    def frame(self, model_id: str, frame_id) -> Blob | None:
+        """The frame a model's result came from, while it is recent (for overlays), else None."""
+        src = self.by_model.get(model_id)
+        return src.capture.recent.get(frame_id) if src is not None else None
 
     async def stop(self, model_id: str) -> Source | None:
         """Detach a model from its source; the capture closes when no model uses it any more."""
