@@ -10,11 +10,15 @@ other input takes its default. Two numbers per adapter, in milliseconds:
 - ``call``: `Model.run_command` with a numpy frame, so input checks and output encoding
   (data URIs for images) are included.
 
+A command with no image input (a generator) runs on its defaults alone, e.g. the CPPN's
+512x512; its card records that median as ``[speed] cpu_ms_defaults``.
+
 Usage::
 
     python benchmarks/bench_models.py                       # every adapter, table on stdout
     python benchmarks/bench_models.py --only pose,hands --runs 50
     python benchmarks/bench_models.py --write-cards         # store model medians in model.toml
+    python benchmarks/bench_models.py --quick               # 5 runs each, for CI (well under a minute)
 
 Timings vary by up to ~30% between runs on a shared machine; use medians, and compare numbers
 only from the same machine and run.
@@ -39,6 +43,7 @@ from runway_bridge.model import deserialize_fields, load_model  # noqa: E402
 from runway_bridge.types import image  # noqa: E402
 
 SPEED_KEY = "cpu_ms_640x480"
+DEFAULTS_KEY = "cpu_ms_defaults"  # commands without an image input: their default inputs
 
 
 def test_frame(width: int = 640, height: int = 480) -> np.ndarray:
@@ -93,20 +98,21 @@ def bench(adapter: Path, frame: np.ndarray, runs: int, warmup: int) -> dict:
 
     return {
         "command": name,
+        "key": SPEED_KEY if wire else DEFAULTS_KEY,
         "model": median_ms(call_fn, runs, warmup),
         "call": median_ms(lambda: model.run_command(state, name, wire), runs, warmup),
     }
 
 
-def write_card(adapter: Path, ms: float) -> bool:
-    """Set ``[speed] cpu_ms_640x480`` in the adapter's model.toml; False when it has no card."""
+def write_card(adapter: Path, ms: float, key: str = SPEED_KEY) -> bool:
+    """Set ``[speed] <key>`` (cpu_ms_640x480) in the adapter's model.toml; False when it has no card."""
     card = adapter / "model.toml"
     if not card.exists():
         return False
     text = card.read_text()
-    value = f"{SPEED_KEY} = {ms:.1f}"
-    if re.search(rf"^{SPEED_KEY}\s*=.*$", text, re.MULTILINE):
-        text = re.sub(rf"^{SPEED_KEY}\s*=.*$", value, text, count=1, flags=re.MULTILINE)
+    value = f"{key} = {ms:.1f}"
+    if re.search(rf"^{key}\s*=.*$", text, re.MULTILINE):
+        text = re.sub(rf"^{key}\s*=.*$", value, text, count=1, flags=re.MULTILINE)
     elif re.search(r"^\[speed\]\s*$", text, re.MULTILINE):
         text = re.sub(r"^\[speed\]\s*$", f"[speed]\n{value}", text, count=1, flags=re.MULTILINE)
     else:
@@ -122,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20, help="timed runs per adapter (default 20)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     parser.add_argument("--write-cards", action="store_true", help=f"store model medians as [speed] {SPEED_KEY}")
+    parser.add_argument("--quick", action="store_true", help="5 runs and 1 warm-up each (CI)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.warmup = 5, 1
 
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     adapters = sorted(p for p in args.adapters.iterdir() if (p / "model.py").exists() and (not only or p.name in only))
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         note = ""
         if args.write_cards:
-            note = "  (card updated)" if write_card(adapter, r["model"]) else "  (no model.toml)"
+            note = "  (card updated)" if write_card(adapter, r["model"], r["key"]) else "  (no model.toml)"
         print(f"{adapter.name:<22} {r['command']:<12} {r['model']:>9.1f} {r['call']:>9.1f}{note}", flush=True)
     return 1 if failed else 0
 

@@ -26,18 +26,32 @@ def _config(args) -> Config:  # noqa: F821
     except (OSError, ValueError) as e:
         sys.exit(f"error: cannot use the config file: {e}")
     cfg = Config(**data)
-    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "wekinator", "max_body",
-                 "queue_size", "file_root", "remote_token"):
+    for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "osc_bundles",
+                 "wekinator", "max_body", "queue_size", "max_inflight", "file_root", "remote_token", "idle_timeout",
+                 "body_timeout", "app_api_port"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
-    cfg.token = args.token or os.environ.get("RUNWAY_BRIDGE_TOKEN") or cfg.token
+    cfg.token = _token(args) or cfg.token
+    cfg.allow_hosts += getattr(args, "allow_host", None) or []
+    cfg.allow_origins += getattr(args, "allow_origin", None) or []
+    cfg.allow_source_urls += getattr(args, "allow_source_url", None) or []
     cfg.remote_token = cfg.remote_token or os.environ.get("RUNWAY_BRIDGE_REMOTE_TOKEN")
     cfg.models = list(args.model or cfg.models)
     cfg.adapters = [Path(a) for a in (cfg.adapters + (args.adapters or []))]
     cfg.osc_targets += args.osc_target or []
+    cfg.osc_allow += args.osc_allow or []
     cfg.sources += args.source or []
     cfg.remotes += args.remote or []
+    cfg.video_out += getattr(args, "video_out", None) or []
+    if cfg.video_out:
+        from .sinks import parse_video_out
+
+        for spec in cfg.video_out:
+            try:
+                parse_video_out(spec)
+            except ValueError as e:
+                sys.exit(f"error: {e}")
     if args.no_osc:
         cfg.osc_port = None
     for spec in args.option or []:
@@ -53,8 +67,32 @@ def _config(args) -> Config:  # noqa: F821
     for spec in args.backend or []:
         model_id, _, kind = spec.partition("=")
         cfg.backends[model_id] = kind
+    for spec in getattr(args, "record", None) or []:
+        model_id, sep, path = spec.partition("=")
+        if not sep or not path.lower().endswith((".jsonl", ".csv")):
+            sys.exit(f"--record takes MODEL=FILE.jsonl or MODEL=FILE.csv, got {spec!r}")
+        cfg.record[model_id] = path
     cfg.debug = args.debug or cfg.debug
     return cfg
+
+
+def _token(args) -> str | None:
+    """--token-file, then RUNWAY_BRIDGE_TOKEN, then --token (which every user sees in `ps`: warned)."""
+    path = getattr(args, "token_file", None)
+    if path:
+        try:
+            token = Path(path).expanduser().read_text().strip()
+        except OSError as e:
+            sys.exit(f"error: cannot read the token file {path}: {e.strerror}")
+        if not token:
+            sys.exit(f"error: the token file {path} is empty")
+        return token
+    if os.environ.get("RUNWAY_BRIDGE_TOKEN"):
+        return os.environ["RUNWAY_BRIDGE_TOKEN"]
+    if args.token:
+        print("warning: a token given with --token is visible to every user of this machine in the process "
+              "list (ps); put it in a file (--token-file PATH) or in RUNWAY_BRIDGE_TOKEN instead", file=sys.stderr)
+    return args.token
 
 
 def cmd_serve(args) -> None:
@@ -73,8 +111,11 @@ def cmd_serve(args) -> None:
     for model_id in cfg.models:
         if not cfg.remotes:  # with remotes, an unknown id may be theirs: it starts once they answer
             catalog.get(model_id)  # fail now, with the list of known ids, not after binding
-    bridge = Bridge(cfg, catalog)
-    app = create_app(cfg, bridge)
+    try:
+        bridge = Bridge(cfg, catalog)
+        app = create_app(cfg, bridge)
+    except ValueError as e:  # a bad setting (--osc-allow, --osc-max-datagram ...): say which, no traceback
+        sys.exit(f"error: {e}")
 
     async def after_bind(port: int):
         print(f"runway-bridge {__version__}: {len(catalog)} models in the catalogue")
@@ -97,6 +138,9 @@ def cmd_run(args) -> None:
     from .sdk import serve_from_env
 
     enable()
+    if args.token:
+        print("warning: --token is visible to every user of this machine in the process list (ps); "
+              "set RW_TOKEN in the environment instead", file=sys.stderr)
     for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
         if flag:
             os.environ[var] = str(flag)
@@ -205,6 +249,61 @@ def cmd_import(args) -> None:
           f"  runway-bridge serve --adapters {folder.parent} --model {folder.name}")
 
 
+def _name_values(specs: list[str] | None, flag: str) -> dict:
+    """NAME=VALUE pairs, each value JSON when it parses (numbers, lists), else text."""
+    out = {}
+    for spec in specs or []:
+        key, sep, value = spec.partition("=")
+        if not key or not sep:
+            sys.exit(f"{flag} takes NAME=VALUE, got {spec!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def cmd_render(args) -> None:
+    from .render import render
+
+    entry = _catalog(args).get(args.model)
+    print(f"Rendering {args.input} through {entry.id} into {args.output}...", file=sys.stderr, flush=True)
+    try:
+        summary = render(args.input, entry, args.output, command=args.command,
+                         options=_name_values(args.option, "--option"), inputs=_name_values(args.input_value, "--input"),
+                         backend=args.backend, record=args.record, max_frames=args.frames)
+    except KeyboardInterrupt:
+        sys.exit(130)  # render() said where the frames rendered so far are
+    audio = ", audio copied" if summary.audio else ""
+    recorded = f"; {summary.recorded} results in {args.record}" if args.record else ""
+    print(f"Wrote {summary.frames} frames to {summary.output} in {summary.seconds:.1f} s "
+          f"({summary.fps:.1f} frames/s{audio}){recorded}.", file=sys.stderr)
+
+
+def cmd_sources(args) -> None:
+    from .capture_devices import list_sources
+
+    print("Looking for cameras and NDI senders...", file=sys.stderr, flush=True)
+    found = list_sources(args.ndi_ip or "", args.timeout)
+    if args.json:
+        print(json.dumps(found, indent=1))
+        return
+    cams = found["cameras"]
+    print("Cameras (--source ID=INDEX):" if cams else "Cameras: none found")
+    for c in cams:
+        sizes = ", ".join(f"{w}x{h}" for w, h in c["sizes"]) or "?"
+        state = "busy (another program has it)" if c["busy"] else f"{c['default'][0]}x{c['default'][1]}; accepts {sizes}"
+        print(f"  {c['index']}  {c['name'] or 'camera'}: {state}")
+    if found["ndi"] is None:
+        print(f"NDI: not installed ({sys.executable} -m pip install 'runway-bridge[ndi]')")
+    elif not found["ndi"]:
+        print("NDI senders: none found" + ("" if args.ndi_ip else " (no mDNS here? try --ndi-ip HOST)"))
+    else:
+        print("NDI senders (--source ID=ndi://NAME):")
+        for s in found["ndi"]:
+            print(f"  {s['name']}  at {s['address'] or '?'}")
+
+
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
 
@@ -222,7 +321,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--osc-port", type=int, help="OSC port to listen on (default 57100)")
     s.add_argument("--osc-reply-port", type=int, help="port OSC replies go to (default 57200)")
     s.add_argument("--osc-target", action="append", metavar="HOST:PORT", help="push OSC results here (repeatable)")
-    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram in bytes (default 1400)")
+    s.add_argument("--osc-max-datagram", type=int, help="largest OSC datagram of numbers in bytes (default 1400)")
+    s.add_argument("--osc-max-json", type=int, help="largest /data, /error, /info datagram in bytes (default 65507)")
+    s.add_argument("--osc-bundles", choices=("targets", "all", "none"),
+                   help="send each result's numbers as one OSC bundle to push targets (default), everyone, or nobody")
+    s.add_argument("--osc-allow", action="append", metavar="CIDR",
+                   help="also accept OSC from this network, e.g. 192.168.1.0/24 (repeatable; default loopback only)")
     s.add_argument("--wekinator", metavar="HOST:PORT", nargs="?", const="127.0.0.1:6448", help="send /wek/inputs")
     s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
     s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")
@@ -231,11 +335,29 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")
+    s.add_argument("--record", action="append", metavar="ID=FILE",
+                   help="save every result of a model to a .jsonl or .csv file (repeatable)")
+    s.add_argument("--video-out", action="append", metavar="ID=KIND",
+                   help="publish a model's image output as video: ID[:OUTPUT]=ndi|spout|syphon[:NAME] (repeatable)")
     s.add_argument("--remote", action="append", metavar="URL", help="use a remote daemon's models")
     s.add_argument("--remote-token", help="token of the remote daemon (or RUNWAY_BRIDGE_REMOTE_TOKEN)")
-    s.add_argument("--token", help="require this token from every client (or RUNWAY_BRIDGE_TOKEN)")
+    s.add_argument("--token", help="require this token from every client (visible in ps: prefer --token-file)")
+    s.add_argument("--token-file", metavar="PATH", help="read the token from this file (or set RUNWAY_BRIDGE_TOKEN)")
+    s.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also answer to this Host name (repeatable; '*' for any; IPs and localhost always)")
+    s.add_argument("--allow-origin", action="append", metavar="ORIGIN",
+                   help="web pages from this origin may use the daemon, e.g. https://editor.p5js.org "
+                        "(repeatable; wildcards; 'null' for file:// pages)")
+    s.add_argument("--allow-source-url", action="append", metavar="PATTERN",
+                   help="URLs network clients may open as sources, e.g. 'rtsp://192.168.1.20/*' (repeatable)")
+    s.add_argument("--idle-timeout", type=float, help="seconds an idle or half-sent connection is kept (default 15)")
+    s.add_argument("--body-timeout", type=float, help="seconds a request body may take to arrive (default 60)")
+    s.add_argument("--app-api-port", type=int, metavar="PORT", nargs="?", const=5142,
+                   help="also serve the desktop app's control API (Unity plugin) on this port (default 5142)")
     s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
     s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
+    s.add_argument("--max-inflight", type=int, metavar="BYTES",
+                   help="bytes of frames all models may hold waiting or running before new ones get 503 (default 256 MiB)")
     s.add_argument("--file-root", type=Path, help="folder that `file` inputs from clients may read")
     s.add_argument("--config", help="a TOML file with the same settings")
     s.add_argument("--debug", action="store_true", help="verbose logs and tracebacks in errors")
@@ -280,6 +402,30 @@ def main(argv: list[str] | None = None) -> None:
     im.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "coreml", "directml"])
     im.add_argument("--force", action="store_true", help="replace an existing adapter folder")
     im.set_defaults(fn=cmd_import)
+
+    rn = sub.add_parser("render", parents=[catalogue], help="render a video file or an image folder through a model",
+                        description="Run every frame of a video (or an image folder) through a model and write the "
+                                    "result as an H.264 video (audio copied) or, for an output without a suffix, "
+                                    "a folder of PNG frames. Models without an image output draw their points "
+                                    "and boxes onto the input frames.")
+    rn.add_argument("input", help="a video file or a folder of images")
+    rn.add_argument("--model", required=True, metavar="ID", help="the catalogue model to run")
+    rn.add_argument("-o", "--output", required=True, help="out.mp4 (or a folder name for PNG frames)")
+    rn.add_argument("--command", help="the model's command (default: its default command)")
+    rn.add_argument("--option", action="append", metavar="NAME=VALUE", help="a setup option (repeatable)")
+    rn.add_argument("--input", dest="input_value", action="append", metavar="NAME=VALUE",
+                    help="a command input besides the image (repeatable), e.g. --input style=3")
+    rn.add_argument("--backend", help="where the model runs (default: its card's backend)")
+    rn.add_argument("--record", metavar="FILE.jsonl|FILE.csv", help="also save every result with its frame time")
+    rn.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    rn.set_defaults(fn=cmd_render)
+
+    so = sub.add_parser("sources", help="list cameras and NDI senders a model can read",
+                        description="List the cameras (index, name, sizes) and NDI senders on the network.")
+    so.add_argument("--ndi-ip", metavar="HOSTS", help="also ask these hosts for NDI senders (comma separated)")
+    so.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for NDI senders (default 2)")
+    so.add_argument("--json", action="store_true", help="print JSON")
+    so.set_defaults(fn=cmd_sources)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)

@@ -21,7 +21,10 @@ class Config:
     osc_port: int | None = 57100  # None: no OSC
     osc_reply_port: int = 57200
     osc_targets: list[str] = field(default_factory=list)  # "host:port", pushed without a handshake
-    osc_max_datagram: int = 1400
+    osc_max_datagram: int = 1400  # the flattened number addresses
+    osc_max_json: int = 65507  # /data, /error and /info JSON strings: the UDP limit, as old clients expect
+    osc_allow: list[str] = field(default_factory=list)  # CIDRs OSC senders may come from, beside loopback
+    osc_bundles: str = "targets"  # who gets each result's numbers as bundles: targets | all | none
     wekinator: str | None = None  # "host:port" for /wek/inputs, usually 127.0.0.1:6448
     models: list[str] = field(default_factory=list)  # started at launch; the first is the default
     model_options: dict[str, dict] = field(default_factory=dict)
@@ -31,11 +34,21 @@ class Config:
     token: str | None = None
     max_body: int = 32 * 1024 * 1024
     queue_size: int = 16
+    max_inflight: int = 256 * 1024 * 1024  # bytes of frames held by all models' queues and slots
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
+    record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
+    video_out: list[str] = field(default_factory=list)  # "ID[:OUTPUT]=ndi|spout|syphon[:NAME]"
     remote_token: str | None = None
     debug: bool = False
+    # Access and bounds (docs/security.md)
+    allow_hosts: list[str] = field(default_factory=list)  # more Host names to answer to ("*": any)
+    allow_origins: list[str] = field(default_factory=list)  # web origins that may drive the daemon
+    allow_source_urls: list[str] = field(default_factory=list)  # URL patterns network clients may open
+    idle_timeout: float = 15.0  # s an idle or half-sent connection is kept
+    body_timeout: float = 60.0  # s a request body may take to arrive
+    app_api_port: int | None = None  # the desktop app's control API (Unity plugin: 5142)
 
     def adapter_dirs(self) -> list[Path]:
         dirs = [BUILTIN_ADAPTERS] if self.builtin_adapters and BUILTIN_ADAPTERS.is_dir() else []

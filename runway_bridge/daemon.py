@@ -15,6 +15,7 @@ from .catalog import Catalog, Entry
 from .config import Config
 from .errors import BadInput, Conflict
 from .host import Host, HostState
+from .inflight import Budget
 from .metrics import Metrics
 from .types import DecodeContext
 
@@ -31,9 +32,16 @@ class Bridge:
         self.catalog = catalog or Catalog(config.adapter_dirs())
         self.metrics = Metrics()
         self.metrics.watch_streams(lambda: list(self.hosts.values()))
+        self.budget = Budget(config.max_inflight)  # one for all hosts: frames in flight, in bytes
+        self.metrics.watch_value("runway_bridge_inflight_bytes", "Bytes of frames held by all models",
+                                 lambda: self.budget.used)
+        self.metrics.watch_value("runway_bridge_inflight_refused", "Frames refused over --max-inflight",
+                                 lambda: self.budget.refused)
         self.hosts: dict[str, Host] = {}
         self.default_id: str | None = config.models[0] if config.models else None
-        self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None)
+        # Without --file-root, `file` inputs from the network are refused (refuse_files).
+        self.ctx = DecodeContext(file_root=str(config.file_root) if config.file_root else None,
+                                 refuse_files=config.file_root is None)
         self.listeners: list = []  # callbacks(host) when a host is created, for transports that subscribe
 
     def entry(self, model_id: str) -> Entry:
@@ -56,7 +64,7 @@ class Bridge:
                 kwargs = {"token": self.config.remote_token}
             host = Host(model_id, create_backend(kind, entry.dir, entry.card, **kwargs),
                         default_command=entry.default_command, queue_size=self.config.queue_size,
-                        metrics=self.metrics)
+                        metrics=self.metrics, budget=self.budget)
             self.hosts[model_id] = host
             for listener in self.listeners:
                 listener(host)
@@ -112,18 +120,29 @@ BRIDGE = web.AppKey("bridge", Bridge)
 
 def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     """Assemble the daemon: the bridge, then each transport; models start after the port binds."""
-    from . import sources
+    from . import access, sources
     from .transports import http, osc, socketio, websocket
-    from .transports._http import DEBUG, TOKEN, middleware
+    from .transports._http import BODY_TIMEOUT, BROWSER_JSON, DEBUG, RAW_BODIES, TOKEN, middleware
 
-    app = web.Application(middlewares=[middleware], client_max_size=config.max_body)
+    # Bodies arrive compressed (read_body inflates them, bounded, off the loop); an idle or
+    # half-sent connection is closed after idle_timeout (aiohttp's keep-alive timer runs from accept).
+    app = web.Application(middlewares=[access.middleware, middleware], client_max_size=config.max_body,
+                          handler_args={"auto_decompress": False, "keepalive_timeout": config.idle_timeout})
     app[BRIDGE] = bridge or Bridge(config)
     app[DEBUG] = config.debug
+    app[RAW_BODIES], app[BODY_TIMEOUT], app[BROWSER_JSON] = True, config.body_timeout, True
+    app[access.ACCESS] = access.Access(bind=config.host, allow_hosts=config.allow_hosts,
+                                       allow_origins=config.allow_origins, token=config.token)
     if config.token:
         app[TOKEN] = config.token
 
     async def bridge_ctx(app):
         bridge = app[BRIDGE]
+        recorders = []
+        if config.record:
+            from .record import record_results
+
+            recorders = record_results(bridge, config.record)
         remotes = None
         if config.remotes:  # their catalogues arrive in the background; their --model ids start then
             from .remotes import RemoteDaemons
@@ -135,6 +154,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
                 bridge.start(model_id)
         yield
         await bridge.close()
+        for rec in recorders:
+            rec.close()
         if remotes is not None:
             await remotes.close()
 
@@ -144,5 +165,8 @@ def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:
     if config.osc_port is not None:
         osc.setup_osc(app)
     sources.setup_sources(app)
+    from .sinks import setup_video_out
+
+    setup_video_out(app)
     http.setup_http(app)
     return app

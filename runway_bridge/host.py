@@ -8,6 +8,13 @@ cannot starve a slow one and the model never idles while work waits.
 
 Every result also goes to the model's subscribers (the Runway ``data`` listeners on every
 transport). Delivery callbacks must not block: each transport keeps its own latest-wins outbox.
+
+Nothing a client sends may kill the scheduler, because a dead scheduler is a model that says
+RUNNING and never answers. So frame ids and command names are checked where they enter, outputs
+are checked for JSON depth before any transport encodes them, a callback that raises is dropped
+(not the model), and the scheduler task is supervised: if it dies anyway, the model goes FAILED
+with the reason and every waiting caller gets an error. Frames are charged to the daemon-wide
+in-flight byte `Budget` while they are held.
 """
 
 from __future__ import annotations
@@ -17,16 +24,36 @@ import collections
 import enum
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .backends.base import Backend
-from .errors import BackendUnavailable, BridgeError, Conflict
+from ._ratelimit_log import RateLimitedLog
+from .backends.base import Backend, BackendState
+from .errors import BackendUnavailable, BadInput, BridgeError, Conflict, InferenceError, NotFound
+from .inflight import Budget, frame_bytes
+from .jsonsafe import MAX_DEPTH, check_depth
 
 __all__ = ["Host", "HostState", "Result", "Stream"]
 
 log = logging.getLogger(__name__)
+_limited = RateLimitedLog(log)
+MAX_FRAME_ID = 128  # characters of a string frame id
+MAX_COMMAND = 128
+
+
+def check_frame_id(frame_id) -> None:
+    """Frame ids are echoed in every result: short strings and finite numbers only (`BadInput`)."""
+    if frame_id is None or (isinstance(frame_id, str) and len(frame_id) <= MAX_FRAME_ID):
+        return
+    if isinstance(frame_id, int) and not isinstance(frame_id, bool) and abs(frame_id) < 2**63:
+        return
+    if isinstance(frame_id, float) and math.isfinite(frame_id):
+        return
+    what = f"a {len(frame_id)}-character string" if isinstance(frame_id, str) else type(frame_id).__name__
+    raise BadInput(f"a frame id must be a string of at most {MAX_FRAME_ID} characters or a finite number "
+                   f"(a 64-bit integer), got {what}", field="frame")
 
 
 class HostState(enum.Enum):
@@ -34,6 +61,7 @@ class HostState(enum.Enum):
     STARTING = "STARTING"
     RUNNING = "RUNNING"
     FAILED = "FAILED"
+    RESTARTING = "RESTARTING"  # reported only: the host serves, its backend's worker is coming back
 
 
 @dataclass
@@ -62,6 +90,7 @@ class _Job:
     future: asyncio.Future | None = None
     on_partial: Callable | None = None
     formats: dict | None = None
+    size: int = 0  # bytes charged to the in-flight budget
 
 
 class Stream:
@@ -79,11 +108,16 @@ class Stream:
     def submit(self, inputs: dict, frame_id=None, command: str | None = None) -> None:
         """Offer a frame; it replaces a frame still waiting (which counts as dropped)."""
         self.host.require_running()
+        check_frame_id(frame_id)
+        command = self.host.check_command(command or self.command)
+        size = frame_bytes(inputs)
+        old = self.pending.size if self.pending is not None else 0
+        self.host.budget.charge(size, self.host.id, release=old)
         self.received += 1
         if self.pending is not None:
             self.dropped += 1
             self.host.metrics.dropped(self.host.id)
-        self.pending = _Job(command or self.command, inputs, frame_id)
+        self.pending = _Job(command, inputs, frame_id, size=size)
         self.host.metrics.received(self.host.id)
         self.host._wake.set()
 
@@ -100,7 +134,7 @@ class Host:
     """A model and where it runs: start, stop, call, stream, subscribe."""
 
     def __init__(self, model_id: str, backend: Backend, *, default_command: str | None = None,
-                 queue_size: int = 16, metrics=None):
+                 queue_size: int = 16, metrics=None, budget: Budget | None = None):
         self.id = model_id
         self.backend = backend
         self.default_command = default_command
@@ -109,6 +143,7 @@ class Host:
         self.options: dict = {}
         self.manifest: dict | None = None
         self.metrics = metrics or _NullMetrics()
+        self.budget = budget or Budget()
         self.queue: collections.deque[_Job] = collections.deque()
         self.queue_size = queue_size
         self.streams: list[Stream] = []
@@ -121,6 +156,7 @@ class Host:
         self._task: asyncio.Task | None = None
         self._starting: asyncio.Task | None = None
         self._rr = 0
+        self._running: _Job | None = None  # the job in the backend now, failed by the supervisor if it dies
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, options: dict | None = None) -> asyncio.Task:
@@ -158,6 +194,25 @@ class Host:
         self.started_at = time.time()
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._serve())
+            self._task.add_done_callback(self._supervise)
+
+    def _supervise(self, task: asyncio.Task) -> None:
+        """The scheduler ended: cancelled (stop) is fine; anything else fails the model, loudly."""
+        if task.cancelled() or task is not self._task:
+            return
+        exc = task.exception()
+        why = f"{type(exc).__name__}: {exc}" if exc else "it returned"
+        log.error("model %s: its scheduler died (%s); the model is FAILED, start it again", self.id, why,
+                  exc_info=exc)
+        self.state = HostState.FAILED
+        self.error = BridgeError(f"model {self.id} stopped serving: its scheduler died ({why}); start it again")
+        self._task = None
+        if self._running is not None:
+            self._release(self._running)
+            if self._running.future is not None and not self._running.future.done():
+                self._running.future.set_exception(self.error)
+            self._running = None
+        self._fail_waiting(self.error)
 
     async def stop(self) -> None:
         if self._starting is not None and not self._starting.done():
@@ -172,12 +227,39 @@ class Host:
             self.state = HostState.STOPPED
 
     def _fail_waiting(self, err: BridgeError) -> None:
+        if self._running is not None:
+            self._release(self._running)
         while self.queue:
             job = self.queue.popleft()
+            self._release(job)
             if job.future is not None and not job.future.done():
                 job.future.set_exception(err)
         for s in self.streams:
+            if s.pending is not None:
+                self._release(s.pending)
             s.pending = None
+
+    def _release(self, job: _Job) -> None:
+        self.budget.release(job.size)
+        job.size = 0
+
+    def check_command(self, command) -> str | None:
+        """A command name from a client: a short string this model has (`NotFound` otherwise)."""
+        if command is None:
+            return None
+        if not isinstance(command, str) or not command or len(command) > MAX_COMMAND:
+            raise BadInput(f"a command name must be a string of 1 to {MAX_COMMAND} characters, "
+                           f"got {type(command).__name__}", field="command")
+        names = self.command_names()
+        if names is not None and command not in names:
+            shown = command if command.isprintable() and len(command) <= 40 else command[:40].encode("unicode_escape").decode()
+            raise NotFound(f"unknown command {shown!r}; {self.id} has {sorted(names)}")
+        return command
+
+    def command_names(self) -> set[str] | None:
+        """The commands the manifest lists (None while it is unknown)."""
+        cmds = (self.manifest or {}).get("commands")
+        return {c["name"] for c in cmds} if cmds else None
 
     def require_running(self) -> None:
         if self.state is HostState.RUNNING:
@@ -193,11 +275,14 @@ class Host:
                    on_partial: Callable | None = None) -> Result:
         """Run one command through the bounded queue; returns its `Result` (raises its error)."""
         self.require_running()
+        command = self.check_command(command or self.default_command)
         if len(self.queue) >= self.queue_size:
             self.metrics.rejected(self.id)
             raise BackendUnavailable(f"model {self.id} is busy ({self.queue_size} requests waiting); retry", retry_after=1)
-        job = _Job(command or self.default_command, inputs, future=asyncio.get_running_loop().create_future(),
-                   on_partial=on_partial, formats=formats)
+        size = frame_bytes(inputs)
+        self.budget.charge(size, self.id)
+        job = _Job(command, inputs, future=asyncio.get_running_loop().create_future(),
+                   on_partial=on_partial, formats=formats, size=size)
         self.queue.append(job)
         self._wake.set()
         try:
@@ -205,6 +290,7 @@ class Host:
         except asyncio.CancelledError:
             if job in self.queue:
                 self.queue.remove(job)
+                self._release(job)
             raise
 
     def open_stream(self, command: str | None, deliver: Callable[[Result], None], formats: dict | None = None) -> Stream:
@@ -215,6 +301,9 @@ class Host:
     def close_stream(self, stream: Stream) -> None:
         if stream in self.streams:
             self.streams.remove(stream)
+        if stream.pending is not None:
+            self._release(stream.pending)
+            stream.pending = None
 
     def subscribe(self, callback: Callable[[Result], None]) -> None:
         self.subscribers.add(callback)
@@ -246,8 +335,12 @@ class Host:
                 continue
             job, stream = picked
             if job.future is not None and job.future.done():  # caller went away
+                self._release(job)
                 continue
+            self._running = job  # left set if _run raises: the supervisor fails its caller
             await self._run(job, stream)
+            self._release(job)
+            self._running = None
 
     async def _run(self, job: _Job, stream: Stream | None) -> None:
         started = time.perf_counter()
@@ -258,9 +351,12 @@ class Host:
             r = Result(self.id, job.command, outputs=outputs, frame_id=job.frame_id, progress=i, final=False,
                        stream_id=result.stream_id)
             if job.on_partial is not None:
-                job.on_partial(r)
+                try:
+                    job.on_partial(r)
+                except Exception:
+                    _limited.exception(f"partial {self.id}", "model %s: a partial result could not be delivered", self.id)
             if stream is not None:
-                stream.deliver(r)
+                self._deliver(stream, r)
 
         try:
             result.outputs = await self.backend.call(
@@ -273,14 +369,22 @@ class Host:
         except BridgeError as e:
             result.error = e
         except Exception as e:
-            log.exception("backend of %s failed", self.id)
+            _limited.exception(f"backend {self.id}", "backend of %s failed", self.id)
             result.error = BridgeError(f"{type(e).__name__}: {e}")
+        if result.outputs is not None:
+            try:  # every transport encodes this later; too deep would raise there, inside delivery
+                check_depth(result.outputs, MAX_DEPTH, InferenceError)
+            except InferenceError as e:
+                result.outputs, result.error = None, InferenceError(f"{job.command} returned outputs that cannot "
+                                                                    f"be sent: {e.message}")
         done = time.perf_counter()
         self.last_command_at = time.time()
         timings["queue"] = (started - job.received) * 1000
         timings["total"] = (done - job.received) * 1000
         result.timings = {k: round(v, 3) for k, v in timings.items()}
-        self.metrics.observe(self.id, job.command, "error" if result.error else "ok", done - started)
+        names = self.command_names()
+        label = job.command if names is None or job.command in names else "_other"
+        self.metrics.observe(self.id, label, "error" if result.error else "ok", done - started)
         if stream is not None:
             stream.processed += 1
             stream.last_latency_ms = timings["total"]
@@ -296,17 +400,48 @@ class Host:
             else:
                 job.future.set_result(result)
         if stream is not None:
-            stream.deliver(result)
+            self._deliver(stream, result)
         for cb in list(self.subscribers):
             try:
                 cb(result)
             except Exception:
-                log.exception("a subscriber of %s failed", self.id)
+                self.subscribers.discard(cb)  # one broken listener must not cost the others their data
+                _limited.exception(f"subscriber {self.id}", "a subscriber of %s failed and was dropped", self.id)
+        self._sync_backend()
+
+    def _deliver(self, stream: Stream, result: Result) -> None:
+        """A stream's own result; if its callback raises, it gets an error instead, or is closed."""
+        try:
+            stream.deliver(result)
+            return
+        except Exception as e:
+            _limited.exception(f"deliver {self.id}", "model %s: a result could not be delivered to stream %d",
+                               self.id, stream.id)
+            why = f"{type(e).__name__}: {e}"
+        err = Result(self.id, result.command, error=InferenceError(f"the result could not be delivered: {why}"),
+                     stream_id=stream.id, dropped=stream.dropped)
+        try:
+            stream.deliver(err)
+        except Exception:
+            self.close_stream(stream)
+
+    def _sync_backend(self) -> None:
+        """A backend that gave up (a worker that crashed on every call) fails its host, with its reason."""
+        gave_up = getattr(self.backend, "gave_up", None)  # the process backend's; others retry forever
+        if self.state is HostState.RUNNING and self.backend.state is BackendState.FAILED and gave_up:
+            self.state = HostState.FAILED
+            self.error = BridgeError(gave_up)
+            log.error("model %s is FAILED: %s", self.id, self.error.message)
+            self._fail_waiting(self.error)
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict:
+        self._sync_backend()
+        state = self.state
+        if state is HostState.RUNNING and getattr(self.backend, "restarting", False):
+            state = HostState.RESTARTING
         return {
-            "state": self.state.value,
+            "state": state.value,
             "error": self.error.message if self.error else None,
             "backend": self.backend.kind,
             "detail": self.backend.detail,  # e.g. "remote ... unreachable: ...; retrying in 2.0 s"

@@ -1,4 +1,10 @@
-"""Prometheus metrics, one registry per daemon (no module state), fed by the hosts."""
+"""Prometheus metrics, one registry per daemon (no module state), fed by the hosts.
+
+Label values come only from models in the catalogue and commands their manifests list: the host
+labels any other name ``_other`` (a client inventing 20,000 command names once made a 105 MB
+``/metrics``). As a second guard, at most `MAX_COMMAND_SERIES` (model, command) pairs are ever
+labelled; later ones count as ``_other`` too.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-__all__ = ["Metrics"]
+__all__ = ["Metrics", "MAX_COMMAND_SERIES"]
+
+MAX_COMMAND_SERIES = 512
 
 
 class Metrics:
@@ -21,6 +29,7 @@ class Metrics:
         self.frames = Counter("runway_bridge_stream_frames", "Stream frames, by fate", ["model", "fate"], registry=r)
         self.rejected_total = Counter("runway_bridge_rejected", "Requests refused because the queue was full", ["model"], registry=r)
         self.state = Gauge("runway_bridge_model_running", "1 when the model is RUNNING", ["model"], registry=r)
+        self._pairs: set[tuple[str, str]] = set()
 
     def watch_streams(self, hosts: Callable[[], Iterable]) -> None:
         """Per-stream counters, read from the live streams at scrape time (closed ones vanish)."""
@@ -30,7 +39,15 @@ class Metrics:
         """Counters another part keeps in a plain dict (label value -> count), read at scrape time."""
         self.registry.register(_CountsCollector(name, doc, label, counts))
 
+    def watch_value(self, name: str, doc: str, value: Callable[[], float]) -> None:
+        """A gauge another part keeps (e.g. the in-flight bytes), read at scrape time."""
+        self.registry.register(_ValueCollector(name, doc, value))
+
     def observe(self, model: str, command: str, status: str, seconds: float) -> None:
+        if (model, command) not in self._pairs:
+            if len(self._pairs) >= MAX_COMMAND_SERIES:
+                command = "_other"
+            self._pairs.add((model, command))
         self.requests.labels(model, command, status).inc()
         self.latency.labels(model, command).observe(seconds)
 
@@ -77,3 +94,11 @@ class _CountsCollector:
         for value, count in self.counts().items():
             family.add_metric([value], count)
         yield family
+
+
+class _ValueCollector:
+    def __init__(self, name: str, doc: str, value: Callable[[], float]):
+        self.name, self.doc, self.value = name, doc, value
+
+    def collect(self):
+        yield GaugeMetricFamily(self.name, self.doc, value=self.value())

@@ -3,7 +3,8 @@ through a model, so a patch receives results without sending a single frame.
 
 ``runway-bridge serve --model face_mesh --source face_mesh=video.mp4 --osc-target 127.0.0.1:7000``
 (a source is ``ID=SOURCE``: a camera index such as ``0``, a file path, or a URL such as
-``rtsp://...``). Or over HTTP: ``POST /v1/models/<id>/source {"source": "...", "loop": true,
+``rtsp://...``). Network clients may open cameras, files under ``--file-root`` and URLs matching
+``--allow-source-url`` only (`check_source`). Or over HTTP: ``POST /v1/models/<id>/source {"source": "...", "loop": true,
 "fps": 15}`` starts one (replacing the model's current source, starting the model if needed),
 ``GET`` reports it (frames read, dropped, fps), ``DELETE`` stops it; ``GET /v1/sources`` lists all.
 
@@ -18,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import fnmatch
 import logging
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import cv2
 from aiohttp import web
@@ -46,13 +49,50 @@ def parse_source(text: str) -> tuple[str, str]:
     return model_id.strip(), spec.strip()
 
 
+def check_source(config, spec: str, *, trusted: bool) -> tuple[str, str]:
+    """``(kind, spec)`` of a source, or `Forbidden`/`BadInput` when a network client may not open it.
+
+    From the network: camera indexes; files only under ``--file-root`` (``file://`` URLs are files
+    too, so they cannot get around it); other URLs only when they match an ``--allow-source-url``
+    pattern (else the daemon would fetch any address for any page: SSRF). Sources given on the
+    command line or in the config file are the user's own and only keep to ``--file-root``."""
+    from .access import Forbidden
+
+    spec = spec.strip()
+    if "\x00" in spec or len(spec) > 4096:
+        raise BadInput("the source is not a camera index, path or URL", field="source")
+    if spec.isdigit():
+        if int(spec) > 63:
+            raise BadInput(f"camera index {spec} is out of range (0 to 63)", field="source")
+        return "camera", spec
+    parts = urlsplit(spec)
+    if parts.scheme == "file":
+        spec = unquote(parts.path)
+    elif "://" in spec:  # a stream URL, or an NDI sender (ndi://NAME@HOST): the daemon connects out
+        if not trusted and not any(fnmatch.fnmatchcase(spec, p) for p in config.allow_source_urls):
+            raise Forbidden(f"the daemon opens only the stream URLs you allow; to allow this one, start it with "
+                            f"--allow-source-url '{parts.scheme}://{parts.netloc}/*'")
+        return ("ndi" if parts.scheme == "ndi" else "url"), spec
+    root = config.file_root
+    if root is None and not trusted:
+        raise Forbidden("video files from the network are refused; start the daemon with --file-root FOLDER "
+                        "to allow files inside that folder")
+    path = Path(spec).expanduser()
+    if root is not None:
+        base = Path(root).expanduser().resolve()
+        path = (base / path).resolve()  # relative paths are inside the folder; absolute ones must be
+        if not path.is_relative_to(base):
+            raise Forbidden(f"video file {spec} is outside the allowed folder {root} (--file-root)")
+    return "file", str(path)
+
+
 class Source:
     """One model's source: a capture read on its own thread into a host stream."""
 
-    def __init__(self, bridge, model_id: str, spec, *, loop: bool = True, fps: float | None = None):
+    def __init__(self, bridge, model_id: str, spec, *, loop: bool = True, fps: float | None = None,
+                 trusted: bool = True):
         self.bridge, self.model_id, self.loop, self.max_fps = bridge, model_id, loop, fps
-        self.spec = str(spec).strip()
-        self.kind = "camera" if self.spec.isdigit() else "url" if "://" in self.spec else "file"
+        self.kind, self.spec = check_source(bridge.config, str(spec), trusted=trusted)
         self.state, self.error, self.last_error = "opening", None, None
         self.fps = 0.0
         self.size: tuple[int, int] | None = None
@@ -69,17 +109,19 @@ class Source:
 
     # -- opening, on a worker thread ------------------------------------------------------
     def _open(self):
-        if self.kind == "camera":
+        if self.kind == "ndi":
+            from .ndi import NDICapture
+
+            cap = NDICapture(self.spec[len("ndi://"):])
+            fail = f"the NDI sender {self.spec} sent no video within 5 s"
+        elif self.kind == "camera":
             cap = cv2.VideoCapture(int(self.spec))
             fail = f"camera {self.spec} could not be opened (not connected, no permission, or in use by another program)"
         elif self.kind == "url":
             cap = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, _TIMEOUTS)
             fail = f"could not open the stream {self.spec} (unreachable, or a format OpenCV's FFmpeg cannot read)"
         else:
-            path = Path(self.spec).expanduser()
-            root = self.bridge.config.file_root
-            if root is not None and not path.resolve().is_relative_to(Path(root).resolve()):
-                raise BadInput(f"video file {self.spec} is outside the allowed folder {root} (--file-root)")
+            path = Path(self.spec)
             if not path.is_file():
                 raise NotFound(f"video file not found: {path}")
             cap = cv2.VideoCapture(str(path))
@@ -216,14 +258,14 @@ class Source:
 
 
 async def start_source(app: web.Application, model_id: str, spec, *, loop: bool = True,
-                       fps: float | None = None, keep_failed: bool = False) -> Source:
+                       fps: float | None = None, keep_failed: bool = False, trusted: bool = True) -> Source:
     """Open a source for a model (replacing its current one) and start the model if it is not up."""
     bridge, sources = app[BRIDGE], app[SOURCES]
     bridge.entry(model_id)  # NotFound for an unknown model
+    src = Source(bridge, model_id, spec, loop=loop, fps=fps, trusted=trusted)  # refused before anything stops
     old = sources.pop(model_id, None)
     if old is not None:
         await old.stop()
-    src = Source(bridge, model_id, spec, loop=loop, fps=fps)
     try:
         await src.open()
     except BridgeError:
@@ -248,7 +290,7 @@ async def _post(request: web.Request) -> web.Response:
         raise BadInput("loop must be true or false", field="loop")
     if fps is not None and (isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 240):
         raise BadInput("fps must be a number from 0 to 240 (or left out)", field="fps")
-    src = await start_source(request.app, request.match_info["id"], spec, loop=loop, fps=fps)
+    src = await start_source(request.app, request.match_info["id"], spec, loop=loop, fps=fps, trusted=False)
     return json_response(src.status(), status=201)
 
 

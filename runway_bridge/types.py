@@ -73,6 +73,7 @@ class DecodeContext:
     """Limits that apply to values arriving from the network (none apply in process)."""
 
     file_root: str | None = None  # `file` inputs must resolve inside this folder
+    refuse_files: bool = False  # the daemon without --file-root: no `file` inputs at all
     max_pixels: int = 40_000_000
 
 
@@ -583,6 +584,11 @@ class file(BaseType):  # noqa: A001 - Runway's public name
         if "://" in value:
             raise self.fail("URLs are not fetched (the bridge runs offline); give a local path")
         root = (ctx or _LOCAL).file_root
+        if root is None and (ctx or _LOCAL).refuse_files:
+            raise self.fail("file inputs from the network are refused; start the daemon with "
+                            "--file-root FOLDER to allow paths inside that folder")
+        if "\x00" in value:
+            raise self.fail("the path holds a NUL character")
         path = os.path.realpath(os.path.join(root, value) if root else value)
         if root and os.path.commonpath([path, os.path.realpath(root)]) != os.path.realpath(root):
             raise self.fail(f"{value!r} is outside the allowed folder {root}")

@@ -8,7 +8,6 @@ docs/protocol.md has a worked example in bytes.
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 
@@ -50,7 +49,7 @@ def encode_frame(header: dict, parts: list[tuple[str, Blob]]) -> bytes:
         {"name": n, "format": b.format, "size": len(b.data), **({"shape": list(b.shape)} if b.shape else {})}
         for n, b in parts
     ]
-    head = json.dumps(header, separators=(",", ":")).encode()
+    head = jsonsafe.dumps(header, max_depth=_OUT_DEPTH + 2).encode()
     return b"".join([struct.pack(">I", len(head)), head, *(b.data for _, b in parts)])
 
 
@@ -73,7 +72,7 @@ def decode_frame(data: bytes) -> tuple[dict, dict]:
     try:
         header = jsonsafe.loads(data[4 : 4 + n])
     except BadInput as e:
-        raise BadInput(f"binary header is not JSON: {e.message}") from None
+        raise BadInput(f"binary header is not JSON: {e.message.removeprefix('the body is not valid JSON: ')}") from None
     if not isinstance(header, dict):
         raise BadInput("binary header must be a JSON object")
     inputs = header.get("inputs") or {}

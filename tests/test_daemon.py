@@ -254,3 +254,37 @@ def test_the_catalogue_shows_the_backend_a_model_really_runs_on(daemon):
     assert models["haar_faces"]["backend"] == "local"
     one = d.get("/v1/models/identity")[2]
     assert one["backend"] == "local" and one["status"]["backend"] == "local" and one["card"]["backend"] == "docker"
+
+
+def test_file_inputs_from_the_network_are_refused_without_a_file_root(daemon):
+    """Issue 10.6: without --file-root, a `file` input read anything (/etc/shadow)."""
+    d = daemon("kitchen_sink")
+    status, _, out = d.post("/v1/models/kitchen_sink/commands/read_file", {"path": "/etc/hostname"})
+    assert status == 400 and "--file-root" in out["error"] and "text" not in out
+
+
+def test_token_file_keeps_the_token_out_of_the_process_list(daemon, tmp_path):
+    """Issue 10.7: --token is visible to every user in ps; --token-file and the environment are not."""
+    token_file = tmp_path / "token"
+    token_file.write_text("file-secret-123\n")
+    d = daemon("kitchen_sink", args=["--token-file", str(token_file)], wait=False)
+    cmdline = open(f"/proc/{d.proc.pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()
+    assert "file-secret-123" not in cmdline and "--token-file" in cmdline
+    assert d.get("/v1/models")[0] == 401
+    assert d.get("/v1/models", headers={"Authorization": "Bearer file-secret-123"})[0] == 200
+    assert "visible" not in d.output()
+    loud = daemon("kitchen_sink", token="cli-secret", wait=False)
+    wait_http(loud.url + "/healthz", loud.proc)
+    assert "--token is visible to every user" in loud.output().replace("a token given with ", "")
+    env = daemon("kitchen_sink", env={"RUNWAY_BRIDGE_TOKEN": "env-secret"}, wait=False)
+    assert env.get("/v1/models", headers={"Authorization": "Bearer env-secret"})[0] == 200
+    assert "visible" not in env.output()
+
+
+def test_an_empty_or_missing_token_file_is_a_clear_error(tmp_path):
+    for path, expect in ((tmp_path / "missing", "cannot read the token file"), (tmp_path / "empty", "is empty")):
+        if path.name == "empty":
+            path.write_text("\n")
+        out = subprocess.run([sys.executable, "-m", "runway_bridge", "serve", "--port", str(free_port()), "--no-osc",
+                              "--token-file", str(path)], capture_output=True, text=True, timeout=30, cwd=ROOT)
+        assert out.returncode != 0 and expect in out.stderr

@@ -68,7 +68,8 @@ def test_source_pushes_results_to_osc_target_without_a_frame_sent(daemon, video)
 
 
 def test_source_api_errors_loop_and_stop(daemon, video, tmp_path):
-    d = daemon("haar_faces", args=["--source", f"haar_faces={video}"])
+    d = daemon("haar_faces", args=["--source", f"haar_faces={video}", "--file-root", str(tmp_path),
+                                   "--allow-source-url", "http://127.0.0.1:*/cam.mjpg"])
     missing = tmp_path / "nope.mp4"
     status, _, body = d.post("/v1/models/haar_faces/source", {"source": str(missing)})
     assert status == 404 and body["error"] == f"video file not found: {missing}"
@@ -100,9 +101,39 @@ def test_source_api_errors_loop_and_stop(daemon, video, tmp_path):
 
 @pytest.mark.skipif(not VTEST.is_file(), reason="Debian opencv-doc is not installed")
 def test_source_starts_its_model_and_reads_vtest(daemon, video):
-    d = daemon("haar_faces", args=["--source", f"haar_faces={video}"])
-    status, _, body = d.post("/v1/models/cartoon/source", {"source": str(VTEST)})  # cartoon was not started
+    d = daemon("haar_faces", args=["--file-root", str(VTEST.parent)])
+    status, _, body = d.post("/v1/models/cartoon/source", {"source": VTEST.name})  # cartoon was not started
     assert status == 201 and (body["width"], body["height"], body["fps"]) == (768, 576, 10)
     d.wait_running("cartoon")
     st = wait(lambda: (s := d.get("/v1/models/cartoon/source")[2])["processed"] >= 2 and s)
     assert st["state"] == "running" and st["last_error"] is None
+
+
+def test_network_sources_are_cameras_allowed_files_and_allowed_urls_only(daemon, video, tmp_path):
+    """Issue 10.6: no local path outside --file-root, no file:// around it, no URL the user did not
+    allow (SSRF); without --file-root, no files from the network at all."""
+    secret = tmp_path / "private" / "secret.avi"
+    secret.parent.mkdir()
+    secret.write_bytes(video.read_bytes())
+    d = daemon("haar_faces")  # no --file-root, no --allow-source-url
+    for spec in (str(secret), f"file://{secret}", "http://169.254.169.254/latest/meta-data/",
+                 f"rtsp://127.0.0.1:{free_port()}/cam", "concat:/etc/passwd|/etc/hostname"):
+        status, _, body = d.post("/v1/models/haar_faces/source", {"source": spec})
+        assert status == 403 and ("--file-root" in body["error"] or "--allow-source-url" in body["error"]), (spec, body)
+    assert d.get("/v1/sources")[2] == {"sources": []}
+
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "clip.avi").write_bytes(video.read_bytes())
+    d2 = daemon("haar_faces", args=["--file-root", str(media), "--allow-source-url", "rtsp://127.0.0.1:*/*"])
+    for spec in (str(secret), f"file://{secret}", "../private/secret.avi", f"file://{media}/../private/secret.avi"):
+        status, _, body = d2.post("/v1/models/haar_faces/source", {"source": spec})
+        assert status == 403 and "outside the allowed folder" in body["error"], (spec, body)
+    status, _, body = d2.post("/v1/models/haar_faces/source", {"source": "clip.avi"})
+    assert status == 201 and body["source"] == str((media / "clip.avi").resolve())
+    status, _, body = d2.post("/v1/models/haar_faces/source", {"source": f"file://{media}/clip.avi"})
+    assert status == 201 and body["kind"] == "file"
+    status, _, body = d2.post("/v1/models/haar_faces/source", {"source": f"rtsp://127.0.0.1:{free_port()}/cam"})
+    assert status == 400 and "could not open the stream" in body["error"]  # allowed: tried, nothing there
+    status, _, body = d2.post("/v1/models/haar_faces/source", {"source": "http://127.0.0.1:1/cam"})
+    assert status == 403

@@ -1,7 +1,8 @@
 """Hands: 21 landmarks per hand, which hand it is, and a score (MediaPipe Hands).
 
 Runs ``mp.solutions.hands`` from ``mediapipe==0.10.21`` (palm detector plus hand landmark model;
-``full`` or ``lite``, both inside the wheel). Labels are MediaPipe's ``HandLandmark`` names in
+``full`` or ``lite``, both inside the wheel) when mediapipe imports, or the same ``.tflite`` files
+on LiteRT otherwise (``runtime`` option; docs/mediapipe-lite.md; ``tracking`` is mediapipe-only). Labels are MediaPipe's ``HandLandmark`` names in
 lower case (``wrist``, ``thumb_tip``, ``index_finger_tip``, ...).
 
 ``handedness`` follows MediaPipe's convention, which assumes a mirrored (selfie) picture: a left
@@ -15,11 +16,13 @@ one live camera stream, wrong for unrelated pictures or several interleaved stre
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 import threading
+from pathlib import Path
 
-import mediapipe as mp
 import numpy as np
-from mediapipe.python.solutions import hands as mp_hands
 
 from runway_bridge import (
     array,
@@ -35,22 +38,46 @@ from runway_bridge import (
     text,
 )
 
-LABELS = [p.name.lower() for p in mp_hands.HandLandmark]
-CONNECTIONS = [[LABELS[a], LABELS[b]] for a, b in sorted(mp_hands.HAND_CONNECTIONS)]
 COMPLEXITY = {"lite": 0, "full": 1}
 SWAP = {"Left": "Right", "Right": "Left"}
 
 
+def lite(name: str):
+    """``adapters/_mediapipe_lite/<name>.py``, imported by path: ``adapters/`` is no package."""
+    if "_mediapipe_lite" not in sys.modules:
+        folder = Path(__file__).resolve().parents[1] / "_mediapipe_lite"
+        spec = importlib.util.spec_from_file_location("_mediapipe_lite", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules["_mediapipe_lite"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["_mediapipe_lite"])
+    return importlib.import_module(f"_mediapipe_lite.{name}")
+
+
+LABELS = list(lite("landmarks").HAND_LANDMARKS)
+CONNECTIONS = [[LABELS[a], LABELS[b]] for a, b in lite("landmarks").HAND_CONNECTIONS]
+
+
 class Hands:
-    def __init__(self, max_hands: int, complexity: str, min_confidence: float, tracking: bool, mirrored: bool):
-        self.hands = mp.solutions.hands.Hands(
-            static_image_mode=not tracking, max_num_hands=max_hands, model_complexity=COMPLEXITY[complexity],
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-        )
+    def __init__(self, max_hands: int, complexity: str, min_confidence: float, tracking: bool, mirrored: bool,
+                 runtime: str = "auto"):
+        self.runtime = lite("runtime").choose(runtime)
+        self.hands = self.lite = None
+        if self.runtime == "litert":
+            self.lite = lite("body").Hands(max_hands, complexity, min_confidence)
+        else:
+            import mediapipe as mp
+
+            self.hands = mp.solutions.hands.Hands(
+                static_image_mode=not tracking, max_num_hands=max_hands, model_complexity=COMPLEXITY[complexity],
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
+            )
         self.mirrored = mirrored
         self.lock = threading.Lock()  # a MediaPipe graph runs one frame at a time
 
     def detect(self, rgb: np.ndarray) -> list[tuple[np.ndarray, str, float]]:
+        if self.lite is not None:
+            found = [(pts, label if self.mirrored else SWAP[label], score) for pts, label, score in self.lite.detect(rgb)]
+            return sorted(found, key=lambda f: -f[2])
         with self.lock:
             result = self.hands.process(np.ascontiguousarray(rgb[:, :, :3]))
         found = []
@@ -67,13 +94,15 @@ class Hands:
                                  description="full is more accurate; lite is faster."),
     "min_confidence": number(default=0.5, min=0.05, max=1.0, step=0.05,
                              description="Detection (and tracking) confidence threshold."),
-    "tracking": boolean(default=False, description="Follow hands from frame to frame (one live stream)."),
+    "tracking": boolean(default=False, description="Follow hands from frame to frame (one live stream; mediapipe runtime only)."),
     "mirrored_input": boolean(default=True,
                               description="Pictures are mirrored like a selfie view (MediaPipe's default)."),
+    "runtime": category(choices=["auto", "mediapipe", "litert"], default="auto",
+                        description="auto: mediapipe if it imports, else the same model files on LiteRT."),
 })
 def setup_model(opts):
     return Hands(int(opts["max_hands"]), opts["model_complexity"], opts["min_confidence"], opts["tracking"],
-                 opts["mirrored_input"])
+                 opts["mirrored_input"], opts["runtime"])
 
 
 @command("detect", inputs={"image": image()},

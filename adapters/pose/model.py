@@ -1,6 +1,8 @@
 """Body pose: 33 landmarks of one person (MediaPipe BlazePose, full model).
 
-Runs ``mp.solutions.pose`` from ``mediapipe==0.10.21`` with ``model_complexity=1``: the only
+Runs ``mp.solutions.pose`` from ``mediapipe==0.10.21`` when mediapipe imports, or the same
+``.tflite`` files on LiteRT otherwise (``runtime`` option; docs/mediapipe-lite.md; ``tracking``
+is mediapipe-only), with ``model_complexity=1``: the only
 BlazePose model inside the wheel (the lite and heavy ones are downloaded at run time, which fails
 offline). Finds at most one person. Labels are MediaPipe's ``PoseLandmark`` names in lower case
 (``nose``, ``left_shoulder``, ...; left and right are the subject's own). Points outside the frame
@@ -12,27 +14,50 @@ one live camera stream, wrong for unrelated pictures or several interleaved stre
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import sys
 import threading
+from pathlib import Path
 
-import mediapipe as mp
 import numpy as np
-from mediapipe.python.solutions import pose as mp_pose
 
-from runway_bridge import array, boolean, command, image, image_landmarks, number, run, setup, vector
+from runway_bridge import array, boolean, category, command, image, image_landmarks, number, run, setup, vector
 
-LABELS = [p.name.lower() for p in mp_pose.PoseLandmark]
-CONNECTIONS = [[LABELS[a], LABELS[b]] for a, b in sorted(mp_pose.POSE_CONNECTIONS)]
+
+def lite(name: str):
+    """``adapters/_mediapipe_lite/<name>.py``, imported by path: ``adapters/`` is no package."""
+    if "_mediapipe_lite" not in sys.modules:
+        folder = Path(__file__).resolve().parents[1] / "_mediapipe_lite"
+        spec = importlib.util.spec_from_file_location("_mediapipe_lite", folder / "__init__.py",
+                                                      submodule_search_locations=[str(folder)])
+        sys.modules["_mediapipe_lite"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["_mediapipe_lite"])
+    return importlib.import_module(f"_mediapipe_lite.{name}")
+
+
+LABELS = list(lite("landmarks").POSE_LANDMARKS)
+CONNECTIONS = [[LABELS[a], LABELS[b]] for a, b in lite("landmarks").POSE_CONNECTIONS]
 
 
 class Pose:
-    def __init__(self, min_confidence: float, tracking: bool):
-        self.pose = mp.solutions.pose.Pose(
-            static_image_mode=not tracking, model_complexity=1,
-            min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
-        )
+    def __init__(self, min_confidence: float, tracking: bool, runtime: str = "auto"):
+        self.runtime = lite("runtime").choose(runtime)
+        self.pose = self.lite = None
+        if self.runtime == "litert":
+            self.lite = lite("body").Pose(min_confidence)
+        else:
+            import mediapipe as mp
+
+            self.pose = mp.solutions.pose.Pose(
+                static_image_mode=not tracking, model_complexity=1,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
+            )
         self.lock = threading.Lock()  # a MediaPipe graph runs one frame at a time
 
     def landmarks(self, rgb: np.ndarray):
+        if self.lite is not None:
+            return self.lite.landmarks(rgb)
         with self.lock:
             result = self.pose.process(np.ascontiguousarray(rgb[:, :, :3]))
         if result.pose_landmarks is None:
@@ -43,10 +68,12 @@ class Pose:
 @setup(options={
     "min_confidence": number(default=0.5, min=0.05, max=1.0, step=0.05,
                              description="Detection (and tracking) confidence threshold."),
-    "tracking": boolean(default=False, description="Follow the person from frame to frame (one live stream)."),
+    "tracking": boolean(default=False, description="Follow the person from frame to frame (one live stream; mediapipe only)."),
+    "runtime": category(choices=["auto", "mediapipe", "litert"], default="auto",
+                        description="auto: mediapipe if it imports, else the same model files on LiteRT."),
 })
 def setup_model(opts):
-    return Pose(opts["min_confidence"], opts["tracking"])
+    return Pose(opts["min_confidence"], opts["tracking"], opts["runtime"])
 
 
 @command("detect", inputs={"image": image()},

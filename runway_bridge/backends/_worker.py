@@ -99,8 +99,24 @@ class Worker:
                                                     f"worker: {type(e).__name__}: {e}")))
 
 
-def main(fd: int, path: str) -> None:
+def limit_memory(limit: int) -> None:
+    """Cap this process's address space (the card's ``[process] memory``) before the model loads."""
+    if limit <= 0:
+        return
+    try:
+        import resource
+    except ImportError:  # Windows: no rlimits; the limit is not enforced there
+        print(f"[process] memory: no resource limits on {sys.platform}; not enforced", file=sys.stderr)
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def main(fd: int, path: str, memory: int = 0) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the daemon, which stops us itself
+    limit_memory(memory)
     faulthandler.enable(sys.__stderr__)  # a native crash leaves a Python traceback in the daemon's log
     w = Worker(Connection(fd))
     sys.stdout, sys.stderr = _LogStream(w.send, "stdout"), _LogStream(w.send, "stderr")

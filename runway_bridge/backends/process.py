@@ -18,7 +18,16 @@
 - Death (any exit, a signal such as the OOM killer's SIGKILL) or silence past ``timeout_s`` (card
   ``[process] timeout_s``, default 30) fails the call in flight with `ModelCrashed` naming what
   happened; the worker restarts with backoff (0.5 s, 1 s, 2 s ... 30 s) and the same options, and
-  calls meanwhile fail fast with `BackendUnavailable` and a Retry-After.
+  calls meanwhile fail fast with `BackendUnavailable` and a Retry-After; status says RESTARTING.
+  Crashes are counted whether they happen in setup or in calls: after `MAX_RESTARTS` in a row
+  without one good call the backend gives up (FAILED, with the reason in `gave_up`) instead of
+  restarting forever a model that crashes on every frame.
+- Card ``[process] memory = "2GiB"`` caps the worker's address space (``RLIMIT_AS``, set by the
+  worker on itself before it imports the model). Over it, Python raises ``MemoryError`` in the
+  model (the call fails with a message naming the limit; the worker lives on) or a native library
+  aborts (a crash, restarted as above); the daemon is untouched either way. An address-space
+  limit, not a cgroup: it needs no privileges and works on macOS too, but it counts reserved
+  virtual memory (a GPU runtime reserves a lot), so leave it unset for CUDA models.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import collections
 import itertools
 import logging
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -41,7 +51,7 @@ from ..types import DecodeContext
 from ._worker_events import PROTOCOL, Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup, Shutdown
 from .base import Backend, BackendState, Pending
 
-__all__ = ["ProcessBackend", "describe_exit"]
+__all__ = ["ProcessBackend", "describe_exit", "parse_size"]
 
 log = logging.getLogger("runway_bridge.worker")
 
@@ -52,11 +62,31 @@ _BOOT = (
     "m = sys.modules['runway_bridge'] = u.module_from_spec(s)\n"
     "s.loader.exec_module(m)\n"
     "from runway_bridge.backends._worker import main\n"
-    "main(int(sys.argv[2]), sys.argv[3])\n"
+    "main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))\n"
 )
 _INLINE = 128 * 1024  # below the socket buffer: writing cannot block while the worker waits for work
 MAX_BACKOFF = 30.0
-MAX_RESTARTS = 8  # in a row without one good call; then give up until started again
+MAX_RESTARTS = 8  # crashes in a row (setup or calls) without one good call; then give up until started again
+MIN_MEMORY = 64 << 20
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
+
+
+def parse_size(value) -> int:
+    """``2GiB``, ``512m``, ``1.5 GB`` or a number of bytes to bytes (k, m, g, t are powers of 1024)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        n = value
+    else:
+        m = _SIZE.fullmatch(str(value))
+        if not m:
+            raise ValueError(f"[process] memory = {value!r}: expected a size such as \"2GiB\" or \"512m\"")
+        n = int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2).lower() or " "))
+    if n < MIN_MEMORY:
+        raise ValueError(f"[process] memory = {value!r}: at least 64 MiB (Python and numpy need that to start)")
+    return n
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 30):g} GiB" if n % (1 << 30) == 0 else f"{n / (1 << 20):.0f} MiB"
 
 
 def describe_exit(code: int | None) -> str:
@@ -84,8 +114,8 @@ class _Exited:
 class _Worker:
     """One worker process, its socket, and the thread that reads from it."""
 
-    def __init__(self, python: str, path: Path, on_event, loop: asyncio.AbstractEventLoop):
-        self.python, self.path, self.on_event, self.loop = python, path, on_event, loop
+    def __init__(self, python: str, path: Path, on_event, loop: asyncio.AbstractEventLoop, memory: int = 0):
+        self.python, self.path, self.on_event, self.loop, self.memory = python, path, on_event, loop, memory
         self.proc: subprocess.Popen | None = None
         self.conn: Connection | None = None
         self._send_lock = threading.Lock()
@@ -94,7 +124,7 @@ class _Worker:
         ours, theirs = socket.socketpair()
         try:
             self.proc = subprocess.Popen(
-                [self.python, "-c", _BOOT, str(_PKG), str(theirs.fileno()), str(self.path)],
+                [self.python, "-c", _BOOT, str(_PKG), str(theirs.fileno()), str(self.path), str(self.memory)],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         except BaseException:
             ours.close()
@@ -193,6 +223,12 @@ class ProcessBackend(Backend):
             python = self.model_dir / python  # relative to the adapter, e.g. ".venv/bin/python"
         self.python = str(python or sys.executable)
         self._want_gpu = bool(conf.get("gpu", self.card.get("gpu", False)) if gpu is None else gpu)
+        try:
+            self.memory = parse_size(conf["memory"]) if conf.get("memory") else 0
+        except ValueError as e:  # the card's mistake: said when the model starts, not as a traceback
+            raise SetupError(f"model {self.name}: {e}") from None
+        self.max_crashes = int(conf.get("max_crashes") or MAX_RESTARTS)
+        self.gave_up: str | None = None  # why it stopped restarting (the host goes FAILED with it)
         self._ctx = ctx
         self._options: dict = {}
         self._manifest: dict | None = None
@@ -239,19 +275,41 @@ class ProcessBackend(Backend):
         last = f" (last output: {self._output[-1]})" if self._output else ""
         if self._boot_fut is not None and not self._boot_fut.done():
             self._boot_fut.set_exception(SetupError(f"model {self.name}: {what} during setup{last}"))
-        if self._current is not None:
-            self._current.finish(error=ModelCrashed(f"model {self.name} crashed: {what}; restarting{last}"))
-            self._current = None
-        if self.state is BackendState.RUNNING:
-            log.warning("model %s: %s; restarting", self.name, what)
+        serving = self.state is BackendState.RUNNING
+        if serving:
             self._transition(BackendState.FAILED)
-            self._down = what
+            self._down = what + self._memory_note()
             self._crashes += 1
-            self._restart_task = asyncio.get_running_loop().create_task(self._restart())
+            if self._crashes >= self.max_crashes:  # crashing on every call: restarting again would not help
+                self._give_up()
+            else:
+                log.warning("model %s: %s; restarting", self.name, what)
+                self._restart_task = asyncio.get_running_loop().create_task(self._restart())
+        if self._current is not None:
+            then = "given up" if self.gave_up else "restarting"
+            self._current.finish(error=ModelCrashed(
+                f"model {self.name} crashed: {what}{self._memory_note()}; {then}{last}"))
+            self._current = None
+
+    def _give_up(self) -> None:
+        self.gave_up = (f"model {self.name} crashed {self._crashes} times in a row without one good call and was "
+                        f"given up: {self._down}; fix it, then start it again")
+        log.error("%s", self.gave_up)
+        self._restart_task = None
+
+    def _memory_note(self) -> str:
+        return f" (its memory limit is {_mib(self.memory)}: [process] memory in its card)" if self.memory else ""
+
+    @property
+    def restarting(self) -> bool:
+        """True while the worker is down and being brought back (status and /readyz: RESTARTING)."""
+        return self._restart_task is not None
 
     @property
     def detail(self) -> str | None:
         """Why the worker is down while it restarts (shown in the model's status)."""
+        if self.gave_up:
+            return self.gave_up
         return f"worker down: {self._down}; restarting" if self._down else None
 
     def _timed_out(self, pend: _Pending) -> None:
@@ -264,7 +322,7 @@ class ProcessBackend(Backend):
         loop = asyncio.get_running_loop()
         self._output.clear()
         self._boot_fut = loop.create_future()
-        worker = self._worker = _Worker(self.python, self.model_dir, self._on_event, loop)
+        worker = self._worker = _Worker(self.python, self.model_dir, self._on_event, loop, self.memory)
         try:
             try:
                 await asyncio.to_thread(worker.launch)
@@ -278,7 +336,7 @@ class ProcessBackend(Backend):
                     await worker.send(Setup(self._options, self._ctx, self._want_gpu))
                     ev = await self._boot_fut
             if isinstance(ev, Failed):
-                raise ev.error
+                raise self._explained(ev.error)
             self.gpu = ev.gpu
         except TimeoutError:
             self._discard()
@@ -306,9 +364,8 @@ class ProcessBackend(Backend):
             except BridgeError as e:
                 self._transition(BackendState.FAILED)
                 self._down, self._crashes = e.message, self._crashes + 1
-                if self._crashes > MAX_RESTARTS:
-                    log.error("model %s: giving up after %d restarts: %s", self.name, MAX_RESTARTS, e.message)
-                    self._restart_task = None
+                if self._crashes >= self.max_crashes:
+                    self._give_up()
                     return
                 continue
             self._transition(BackendState.RUNNING)
@@ -322,7 +379,7 @@ class ProcessBackend(Backend):
             self._restart_task.cancel()
             self._restart_task = None
         self._discard()
-        self._options, self._crashes, self._down = dict(options or {}), 0, None
+        self._options, self._crashes, self._down, self.gave_up = dict(options or {}), 0, None, None
         try:
             await self._boot()
         except BaseException:
@@ -348,7 +405,7 @@ class ProcessBackend(Backend):
                 if isinstance(ev, (Loaded, Failed, _Exited)) and not got.done():
                     got.set_result(ev)
 
-            worker = _Worker(self.python, self.model_dir, on_event, loop)
+            worker = _Worker(self.python, self.model_dir, on_event, loop, self.memory)
             await asyncio.to_thread(worker.launch)
             try:
                 ev = await asyncio.wait_for(got, self.setup_timeout_s)
@@ -376,6 +433,13 @@ class ProcessBackend(Backend):
         if worker is not None:
             await asyncio.to_thread(worker.close, 0.5 if busy else 2.0)
 
+    def _explained(self, err: BridgeError) -> BridgeError:
+        """A model's ``MemoryError`` under the card's limit says which limit it hit."""
+        if self.memory and "MemoryError" in err.message and "memory limit" not in err.message:
+            err.message = f"{err.message.rstrip(': ')}: out of memory{self._memory_note()}"
+            err.args = (err.message,)
+        return err
+
     # -- calls ----------------------------------------------------------------------------------
     def _check_up(self) -> None:
         if self.state is BackendState.RUNNING and self._worker is not None:
@@ -383,6 +447,8 @@ class ProcessBackend(Backend):
         if self._restart_task is not None:
             wait = max(0.5, self._ready_at - asyncio.get_running_loop().time() + 1.0)
             raise BackendUnavailable(f"model {self.name} is restarting: {self._down}", retry_after=round(wait, 1))
+        if self.gave_up is not None:
+            raise ModelCrashed(self.gave_up)
         if self._down is not None:
             raise ModelCrashed(f"model {self.name} kept crashing and was given up: {self._down}")
         raise Conflict(f"model {self.name} is {self.state.value}, not RUNNING")
@@ -407,6 +473,8 @@ class ProcessBackend(Backend):
                 raise
             except OSError:  # the worker died while we wrote; its reader thread reports how
                 done = await asyncio.shield(pend.future)
+            except BridgeError as e:
+                raise self._explained(e) from None
         self._crashes = 0
         if timings is not None:
             timings.update(done.timings)

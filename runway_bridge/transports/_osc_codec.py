@@ -31,7 +31,7 @@ from ..types import Blob
 
 __all__ = ["MAX_UDP", "MAX_ITEMS", "MAX_NAMED_POINTS", "osc_string", "message", "float_message", "float_messages",
            "numeric", "result_numbers", "wekinator_floats", "data_message", "json_message", "error_message",
-           "address_part"]
+           "address_part", "jsonable", "json_size"]
 
 MAX_UDP = 65507  # the largest UDP payload over IPv4
 MAX_ITEMS = 16
@@ -188,13 +188,14 @@ def wekinator_floats(outputs: dict, specs: dict | None) -> np.ndarray | None:
     return None
 
 
-def _jsonable(value):
+def jsonable(value):
+    """Outputs with images as data URIs: what ``/data`` carries."""
     if isinstance(value, Blob):
         return value.to_data_uri()
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -209,8 +210,13 @@ def _field(value, room: int) -> tuple[int, str | None]:
     arr = numeric(value) if isinstance(value, (list, tuple, np.ndarray)) else None
     if arr is not None and 2 * arr.size > room:  # a digit and a comma per number at least
         return 2 * arr.size, None
-    text = json.dumps(_jsonable(value), separators=(",", ":"))
+    text = json.dumps(jsonable(value), separators=(",", ":"))
     return len(text), text
+
+
+def json_size(outputs: dict) -> int:
+    """A lower bound of the outputs' JSON size, without encoding the images or long arrays."""
+    return 2 + sum(len(json.dumps(k)) + 2 + _field(v, 0)[0] for k, v in outputs.items())
 
 
 def _note(value, limit: int, numbers_at: str | None) -> str:

@@ -15,8 +15,8 @@ from ..daemon import BRIDGE
 from ..errors import BadInput, NotFound
 from ..types import Blob
 from ..wire import is_bare_image, outputs_to_json
-from . import openapi
-from ._http import PUBLIC, json_response, output_formats, read_json
+from . import legacy, openapi
+from ._http import PUBLIC, json_response, output_formats, read_body, read_json
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 EXAMPLES = WEB.parent.parent / "examples"
@@ -44,7 +44,8 @@ def setup_http(app: web.Application) -> None:
         r.add_get(prefix + "/info", info)
     # Liveness, the console page and the files shipped with the package need no token; Socket.IO
     # checks it in its connect handler (the token may come in its auth payload).
-    app[PUBLIC] = (("/healthz", "/"), ("/web/", "/client/", "/examples/", "/vendor/"), ("/socket.io/",))
+    legacy.setup_legacy(app)
+    app[PUBLIC] = (("/healthz", "/", "/v1/healthcheck"), ("/web/", "/client/", "/examples/", "/vendor/"), ("/socket.io/",))
     r.add_get("/", console)
     r.add_static("/client/", WEB / "client", show_index=False)
     r.add_static("/web/", WEB, show_index=False)
@@ -94,8 +95,13 @@ async def p5(request):
 
 
 async def list_models(request):
+    """The catalogue; for the Unity plugin (it names itself) also the desktop app's fields
+    (``options``, ``commands``, ``defaultVersionId``): one answer both kinds of client parse."""
     bridge = request.app[BRIDGE]
     models = [{**e.summary(), **_live(bridge, e.id), "default": e.id == bridge.default_id} for e in bridge.catalog]
+    if legacy.wants_app_shape(request):
+        extra = await legacy.app_entries(bridge)
+        models = [{**extra[m["id"]], **m} for m in models]
     return json_response({"models": models})
 
 
@@ -120,10 +126,12 @@ async def start_model(request):
     """Body: ``{"options": {...}, "backend": "process"}``; ``?wait=1`` answers once it is loaded."""
     bridge = request.app[BRIDGE]
     body = await read_json(request)
-    options = body.get("options", {})
+    options, backend = body.get("options", {}), body.get("backend")
     if not isinstance(options, dict):
         raise BadInput("'options' must be an object")
-    host = bridge.start(request.match_info["id"], options, body.get("backend"))
+    if backend is not None and not isinstance(backend, str):
+        raise BadInput("'backend' must be a string: local, process, docker or remote")
+    host = bridge.start(request.match_info["id"], options, backend)
     if request.query.get("wait") not in (None, "", "0", "false"):
         await host._starting
     state = host.state.value
@@ -161,7 +169,7 @@ async def run_command(request):
 
 async def _inputs(request, cmd: dict) -> dict:
     if request.content_type in ("image/jpeg", "image/png") or request.content_type.startswith("application/octet"):
-        raw = await request.read()
+        raw = await read_body(request)
         images = [i["name"] for i in cmd["inputs"] if i["type"] == "image"]
         fmt = is_bare_image(raw)
         if len(images) != 1:
@@ -180,25 +188,32 @@ def _host(request):
     return request.app[BRIDGE].host(request.match_info.get("id"))
 
 
+# These answer uncompressed whatever Accept-Encoding says (see `_worth_gzip`): Processing's
+# RunwayHTTP offers gzip itself and then cannot read it.
+
+
 async def query(request):
     host = _host(request)
-    result = await host.call(None, await read_json(request), formats=output_formats(request))
-    return json_response(outputs_to_json(result.outputs))
+    result = await host.call(None, await read_json(request, text_ok=True), formats=output_formats(request))
+    return json_response(outputs_to_json(result.outputs), gzip=False)
 
 
 async def data(request):
     last = _host(request).last_data
-    return json_response(outputs_to_json(last.outputs) if last else {})
+    return json_response(outputs_to_json(last.outputs) if last else {}, gzip=False)
 
 
 async def error(request):
     err = _host(request).last_error
-    return json_response({"error": err.message if err else None})
+    return json_response({"error": err.message if err else None}, gzip=False)
 
 
 async def info(request):
-    bridge = request.app[BRIDGE]
-    host = _host(request)
+    return json_response(await info_of(request.app[BRIDGE], _host(request)), gzip=False)
+
+
+async def info_of(bridge, host) -> dict:
+    """``{inputs, outputs}`` of a host's default command."""
     manifest = await bridge.catalog.manifest(host.id)
     cmd = next((c for c in manifest["commands"] if c["name"] == host.default_command), manifest["commands"][0])
-    return json_response({"inputs": cmd["inputs"], "outputs": cmd["outputs"]})
+    return {"inputs": cmd["inputs"], "outputs": cmd["outputs"]}

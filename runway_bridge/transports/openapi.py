@@ -64,6 +64,17 @@ async def build(bridge) -> dict:
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
         "/readyz": {"get": {"summary": "Readiness of the launch models", "responses": {"200": {"description": "ready"}, "503": {"description": "loading"}}}},
         "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "ok"}}}},
+        "/v1/sources": {"get": {"summary": "Daemon-side sources and their counters", "responses": {"200": {"description": "ok"}}}},
+        "/v1/models/{id}/source": {"post": {
+            "summary": "Read a camera, a file inside --file-root or an allowed URL through the model",
+            "requestBody": {"content": {"application/json": {"schema": {"type": "object", "required": ["source"], "properties": {
+                "source": {"type": ["string", "integer"]}, "loop": {"type": "boolean"}, "fps": {"type": "number"}}}}}},
+            "responses": {"201": {"description": "reading"}, "400": _ERROR, "403": _ERROR, "404": _ERROR}}},
+        "/v1/healthcheck": {"get": {"summary": "The desktop app's liveness ({success: true})", "responses": {"200": {"description": "ok"}}}},
+        "/v1/model_sessions": {
+            "get": {"summary": "The desktop app's sessions: started models", "responses": {"200": {"description": "ok"}}},
+            "post": {"summary": "Start a model by modelVersionId (the Unity plugin)", "responses": {"201": {"description": "starting"}, "404": _ERROR}}},
+        "/v1/query": {"post": {"summary": "Hosted Models shape: query the default model", "responses": {"200": {"description": "outputs"}}}},
     }
 
     async def one(entry):

@@ -6,16 +6,23 @@ packet's source port (Max's ``udpsend`` sends from a random one). ``/server/disc
 stops. ``/query s:JSON`` runs the default model (``/<model>/query`` another one); every connected
 peer gets ``/data s:JSON`` (``/<model>/data`` for other models) and the numbers of every result;
 an error goes back to the one who caused it as ``/error s:{"error", "status"}``, never in ``/data``.
-Push targets (``--osc-target``) get the numbers of every result without a handshake; Wekinator
-mode sends ``/wek/inputs``. Addresses and splitting: `_osc_codec` and docs/protocol-osc.md.
+Push targets (``--osc-target``) get the numbers of every result without a handshake, each result
+as one bundle (`_osc_bundle`; ``--osc-bundles all`` bundles for Runway peers too, ``none`` for
+nobody: Pd's [oscparse] reads no bundles); Wekinator mode sends ``/wek/inputs``. Addresses and
+splitting: `_osc_codec` and docs/protocol-osc.md.
 
-Packets are parsed with python-osc and routed by its `Dispatcher`, inside our own
-`DatagramProtocol`: python-osc's asyncio server would send a handler's return value back.
+Hostile packets are normal packets. `_osc_decode` reads them in one bounded pass; addresses
+are looked up in a dict, and address patterns (``*?[]{}``) are refused: python-osc's pattern
+matching once took minutes on one packet. Senders are filtered before anything is parsed: only
+loopback and the networks of ``--osc-allow CIDR`` are heard (OSC carries no token, so the
+network is the credential); others are dropped without an answer. docs/security-osc.md says why.
+Our own `DatagramProtocol` sends nothing implicitly (python-osc's server sends return values).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 import re
@@ -23,19 +30,35 @@ import socket
 import time
 
 from aiohttp import web
-from pythonosc import osc_packet
-from pythonosc.dispatcher import Dispatcher
 
+from .. import jsonsafe
+from .._ratelimit_log import RateLimitedLog
 from ..daemon import BRIDGE
 from ..errors import BadInput, BridgeError
+from . import _osc_bundle as bundling
 from . import _osc_codec as codec
+from ._osc_decode import decode_packet
 
 __all__ = ["setup_osc", "OscServer", "OSC", "parse_hostport"]
 
 log = logging.getLogger(__name__)
+_limited = RateLimitedLog(log)
 _MODEL_ADDR = re.compile(r"(?:/v1/models)?/([^/]+)/(query|info)")
 MAX_PEERS = 64
+MAX_ADDRESS = 256
 _OURS = ("/server/connect", "/server/disconnect", "/query", "/info")
+_PATTERN_CHARS = frozenset("*?[]{}")
+
+
+def parse_networks(cidrs) -> list:
+    """``--osc-allow`` values to networks; `ValueError` naming the bad one."""
+    nets = []
+    for c in cidrs or ():
+        try:
+            nets.append(ipaddress.ip_network(str(c).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"--osc-allow {c!r}: expected a network such as 192.168.1.0/24 or an address") from None
+    return nets
 
 
 def parse_hostport(text: str, what: str) -> tuple[str, int]:
@@ -65,7 +88,18 @@ class OscServer:
         cfg = self.bridge.config
         if not 128 <= cfg.osc_max_datagram <= codec.MAX_UDP:
             raise ValueError(f"--osc-max-datagram {cfg.osc_max_datagram}: must be 128 to {codec.MAX_UDP} bytes")
-        self.limit, self.reply_port = cfg.osc_max_datagram, cfg.osc_reply_port
+        json_limit = getattr(cfg, "osc_max_json", codec.MAX_UDP)
+        if not 128 <= json_limit <= codec.MAX_UDP:
+            raise ValueError(f"--osc-max-json {json_limit}: must be 128 to {codec.MAX_UDP} bytes")
+        self.limit, self.json_limit, self.reply_port = cfg.osc_max_datagram, json_limit, cfg.osc_reply_port
+        self.allow = parse_networks(getattr(cfg, "osc_allow", ()))
+        self.bundling = getattr(cfg, "osc_bundles", "targets")
+        if self.bundling not in ("targets", "all", "none"):
+            raise ValueError(f"--osc-bundles {self.bundling!r}: choose targets, all or none")
+        # numbers are built to fit a bundle whoever gets them, so their split never depends on the receiver
+        self.numbers_limit = self.limit - (bundling.BUNDLE_OVERHEAD if self.bundling != "none" else 0)
+        self._rates: dict[str, bundling.Rate] = {}
+        self._allowed: dict[str, bool] = {}
         self.target_names = [parse_hostport(t, "--osc-target") for t in cfg.osc_targets]
         self.wek_name = parse_hostport(cfg.wekinator, "--wekinator") if cfg.wekinator else None
         self.peers: dict[tuple, None] = {}  # (host, port), in order of connection
@@ -75,16 +109,15 @@ class OscServer:
         self.transport = self.out = None
         self.port: int | None = None
         self.tasks: set[asyncio.Task] = set()
-        self.counts = {"received": 0, "rejected": 0, "sent": 0}
+        self.counts = {"received": 0, "rejected": 0, "refused": 0, "sent": 0}
         self._specs: dict = {}
         self._warned: set = set()
-        self._log_window = [0.0, 0]
-        d = self.dispatcher = Dispatcher()
-        d.map("/server/connect", self._connect, needs_reply_address=True)
-        d.map("/server/disconnect", self._disconnect, needs_reply_address=True)
-        d.map("/query", lambda src, addr, *args: self._query(src, None, args), needs_reply_address=True)
-        d.map("/info", lambda src, addr, *args: None if args else self._info(src, None), needs_reply_address=True)
-        d.set_default_handler(self._other, needs_reply_address=True)
+        self.routes = {  # exact addresses only: a dict lookup, never a pattern match
+            "/server/connect": self._connect,
+            "/server/disconnect": self._disconnect,
+            "/query": lambda src, addr, *args: self._query(src, None, args),
+            "/info": lambda src, addr, *args: None if args else self._info(src, None),
+        }
 
     # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -113,6 +146,11 @@ class OscServer:
         else:
             self.port = self.transport.get_extra_info("sockname")[1]
             log.info("OSC listening on udp://%s:%d (replies to port %d)", cfg.host, self.port, self.reply_port)
+            if self.allow:
+                log.info("OSC accepts packets from loopback and %s", ", ".join(map(str, self.allow)))
+            elif not self._is_allowed(cfg.host) or cfg.host in ("0.0.0.0", "::", ""):
+                log.warning("OSC accepts packets from loopback only; add --osc-allow CIDR (e.g. 192.168.1.0/24) "
+                            "for senders on your network")
         for host in self.bridge.hosts.values():
             self.attach(host)
 
@@ -129,32 +167,60 @@ class OscServer:
                 t.close()
 
     # -- receiving ------------------------------------------------------------------------
+    def _is_allowed(self, host: str) -> bool:
+        """Loopback, or inside an ``--osc-allow`` network (cached per address, the cache bounded)."""
+        ok = self._allowed.get(host)
+        if ok is None:
+            try:
+                ip = ipaddress.ip_address(host.split("%")[0])
+            except ValueError:
+                return False
+            if ip.version == 6 and ip.ipv4_mapped:
+                ip = ip.ipv4_mapped
+            ok = ip.is_loopback or any(ip.version == n.version and ip in n for n in self.allow)
+            if len(self._allowed) >= 4096:
+                self._allowed.clear()
+            self._allowed[host] = ok
+        return ok
+
     def datagram_received(self, data: bytes, src) -> None:
         self.counts["received"] += 1
+        if not self._is_allowed(src[0]):  # never answered: an answer would help a spoofed reflection
+            self.counts["refused"] += 1
+            _limited.warning("osc-refused", "OSC from %s refused: not loopback and not in --osc-allow %s", src[0],
+                             ", ".join(map(str, self.allow)) or "(none given)")
+            return
         try:
-            packet = osc_packet.OscPacket(data)
-        except Exception as e:  # ParseError, and whatever a hostile packet provokes
+            messages = decode_packet(data)
+        except ValueError as e:
             self._reject(src, f"not an OSC packet ({len(data)} bytes): {e}", None)
             return
-        for timed in packet.messages:
-            msg = timed.message
+        for msg in messages:
             try:
-                for handler in self.dispatcher.handlers_for_address(msg.address):
-                    handler.invoke(src, msg)  # the return value is ignored: nothing is sent implicitly
+                self._route(src, msg.address, msg.args)
             except BridgeError as e:
                 self._reject(src, e.message, msg.address, e.status)
             except Exception as e:
-                log.exception("OSC handler failed on %s", msg.address)
+                _limited.exception("osc-handler", "OSC handler failed on %r", msg.address[:80])
                 self._reject(src, f"internal error: {type(e).__name__}: {e}", msg.address, 500)
+
+    def _route(self, src, address: str, args) -> None:
+        if len(address) > MAX_ADDRESS:
+            raise BadInput(f"OSC address of {len(address)} characters; at most {MAX_ADDRESS}")
+        if not _PATTERN_CHARS.isdisjoint(address):
+            raise BadInput(f"OSC address patterns ({' '.join(sorted(_PATTERN_CHARS))}) are not supported: "
+                           f"send an exact address such as /query or /<model>/query")
+        handler = self.routes.get(address)
+        if handler is not None:
+            handler(src, address, *args)
+        else:
+            self._other(src, address, *args)
 
     def _reject(self, src, text: str, address: str | None, status: int = 400) -> None:
         self.counts["rejected"] += 1
-        now = time.monotonic()
-        if now - self._log_window[0] > 1:
-            self._log_window = [now, 0]
-        self._log_window[1] += 1
-        if self._log_window[1] <= 5:  # a flood of garbage must not flood the log
-            log.warning("OSC from %s:%d: %s", src[0], src[1], text)
+        _limited.warning("osc-reject", "OSC from %s:%d: %s", src[0], src[1], text[:300])
+        if address is not None and len(address) > MAX_ADDRESS:
+            address = None
         m = _MODEL_ADDR.fullmatch(address or "")
         if address is not None and not m and address not in _OURS and (
                 address.endswith(("/data", "/error")) or address.startswith("/wek/")
@@ -183,7 +249,7 @@ class OscServer:
         if not args:
             return self.reply_port
         a = args[0]
-        if isinstance(a, str) and a.strip().isdigit():
+        if isinstance(a, str) and a.strip().isascii() and a.strip().isdigit():
             a = int(a)
         if isinstance(a, float) and a.is_integer():  # Pd's [oscformat] sends every number as a float
             a = int(a)
@@ -206,9 +272,9 @@ class OscServer:
             got = " ".join(type(a).__name__ for a in args) or "nothing"
             raise BadInput(f"/query takes one string argument holding a JSON object of inputs, got {got}")
         try:
-            inputs = json.loads(args[0])
-        except json.JSONDecodeError as e:
-            raise BadInput(f"/query argument is not JSON: {e}") from None
+            inputs = jsonsafe.loads(args[0])
+        except BadInput as e:
+            raise BadInput(f"/query argument is not JSON: {e.message}") from None
         if not isinstance(inputs, dict):
             raise BadInput(f"/query JSON must be an object of inputs, got {type(inputs).__name__}")
         host = self.bridge.host(model_id)
@@ -219,12 +285,12 @@ class OscServer:
     async def _call(self, host, inputs: dict, reply) -> None:
         try:
             result = await host.call(None, inputs)
-        except BridgeError as e:
-            self._send_error(reply, e.message, e.status, host.id)
+        except BridgeError as e:  # the model's own words, in full: the JSON limit, not the numbers'
+            self._send_error(reply, e.message, e.status, host.id, self.json_limit)
             return
         if reply not in self.peers:  # connected peers already had it from the fan-out
-            data, numbers, _ = self._encode(result)
-            self._send([*data, *numbers], [reply])
+            data, numbers, _, packed = self._encode(result)
+            self._send([*data, *(packed if self.bundling == "all" else numbers)], [reply])
 
     def _info(self, src, model_id: str | None) -> None:
         host = self.bridge.host(model_id)
@@ -234,8 +300,8 @@ class OscServer:
             raise BadInput(f"model {host.id} has no schema yet; try again when it is running")
         text = json.dumps({"inputs": cmd["inputs"], "outputs": cmd["outputs"]}, separators=(",", ":"))
         msg = codec.json_message(self._address(host.id, "info"), text)
-        if len(msg) > self.limit:
-            raise BadInput(f"the schema of {host.id} is {len(msg)} bytes, over the {self.limit}-byte datagram "
+        if len(msg) > self.json_limit:
+            raise BadInput(f"the schema of {host.id} is {len(msg)} bytes, over the {self.json_limit}-byte datagram "
                            f"limit; read it over HTTP: GET /v1/models/{host.id}")
         self._send([msg], [self._reply_addr(src)])
 
@@ -248,9 +314,11 @@ class OscServer:
     def _address(self, model_id: str, kind: str) -> str:
         return f"/{kind}" if model_id == self.bridge.default_id else f"/{codec.address_part(model_id)}/{kind}"
 
-    def _send_error(self, to, text: str, status: int, model_id: str | None) -> None:
+    def _send_error(self, to, text: str, status: int, model_id: str | None, limit: int | None = None) -> None:
+        """An ``/error`` to one peer; answers to a sender's own packet stay within the small limit,
+        so a spoofed packet cannot reflect more bytes than it sent."""
         address = self._address(model_id, "error") if model_id else "/error"
-        self._send([codec.error_message(address, text, status, self.limit)], [to])
+        self._send([codec.error_message(address, text, status, limit or self.limit)], [to])
 
     def _send(self, datagrams: list[bytes], to, transport=None) -> None:
         transport = transport or self.transport
@@ -273,13 +341,32 @@ class OscServer:
             self._specs[key] = {o["name"]: o for o in cmd["outputs"]} if cmd else None
         return self._specs[key]
 
-    def _encode(self, result) -> tuple[list[bytes], list[bytes], bytes | None]:
-        """``/data``, the numbers, and ``/wek/inputs``: encoded once per result, sent to everyone."""
+    def _encode(self, result) -> tuple[list[bytes], list[bytes], bytes | None, list[bytes]]:
+        """``/data``, the numbers (with the per-result channels), ``/wek/inputs``, and the numbers
+        packed into bundles: encoded once per result, sent to everyone."""
         if "osc" not in result.encoded:
             outputs = result.outputs or {}
             specs = self._output_specs(result.model, result.command)
-            data, omitted = codec.data_message(self._address(result.model, "data"), outputs, self.limit, result.model)
-            numbers = codec.result_numbers(result.model, outputs, specs, self.limit)
+            data, omitted = codec.data_message(self._address(result.model, "data"), outputs, self.json_limit,
+                                               result.model)
+            dgrams = [data]
+            if omitted:  # say so where Runway clients look for trouble, beside the /data with its notes
+                size = codec.json_size(outputs)
+                raise_it = "" if self.json_limit == codec.MAX_UDP else f" (raise --osc-max-json up to {codec.MAX_UDP})"
+                dgrams.append(codec.error_message(
+                    self._address(result.model, "error"),
+                    f"{result.model}: {', '.join(omitted)} left out of /data: the outputs' JSON is at least {size} bytes, over "
+                    f"the {self.json_limit}-byte limit of one OSC datagram"
+                    f"{raise_it}; "
+                    f"read them over HTTP or WebSocket", 413, self.limit))
+            numbers = codec.result_numbers(result.model, outputs, specs, self.numbers_limit)
+            if numbers:  # a model with numbers gets the per-result channels too
+                rate = self._rates.get(result.model) or self._rates.setdefault(result.model, bundling.Rate())
+                numbers += bundling.result_channels(
+                    "/" + codec.address_part(result.model), fps=rate.tick(time.monotonic()),
+                    latency_ms=result.timings.get("total"), frame=result.frame_id, dropped=result.dropped,
+                    found=bundling.found_count(outputs, specs))
+            packed = bundling.bundles(numbers, self.limit) if self.bundling != "none" else numbers
             wek = None
             if self.wek and result.model == self.bridge.default_id:
                 floats = codec.wekinator_floats(outputs, specs)
@@ -293,8 +380,8 @@ class OscServer:
                         wek = None
             if omitted:
                 self._warn_once(("omit", result.model, tuple(omitted)), "OSC /data of %s has notes instead of %s: over "
-                                "the %d-byte datagram limit (--osc-max-datagram)", result.model, omitted, self.limit)
-            result.encoded["osc"] = ([data], numbers, wek)
+                                "the %d-byte datagram limit (--osc-max-json)", result.model, omitted, self.json_limit)
+            result.encoded["osc"] = (dgrams, numbers, wek, packed)
         return result.encoded["osc"]
 
     def _warn_once(self, key, fmt: str, *args) -> None:
@@ -309,11 +396,11 @@ class OscServer:
         wek = self.wek and result.model == self.bridge.default_id
         if not (self.peers or self.targets or wek):
             return
-        data, numbers, wek_msg = self._encode(result)
+        data, numbers, wek_msg, packed = self._encode(result)
         if self.peers:
-            self._send([*data, *numbers], list(self.peers))
+            self._send([*data, *(packed if self.bundling == "all" else numbers)], list(self.peers))
         if self.targets and numbers:
-            self._send(numbers, self.targets, self.out)
+            self._send(packed, self.targets, self.out)
         if wek_msg is not None:
             self._send([wek_msg], [self.wek], self.out)
 

@@ -23,7 +23,7 @@
   // Everything the page shows, also read by the browser tests.
   const state = window.consoleState = {
     models: [], filter: '', selected: null, info: null, model: null,
-    input: 'webcam', running: false, results: null, outputs: null, images: {}, fps: 0, latency: 0,
+    status: null, input: 'webcam', running: false, results: null, outputs: null, images: {}, fps: 0, latency: 0,
     dropped: 0, frames: 0, error: null, source: null,
   };
   let video = null, fileImage = null, stopListen = null, listenTimes = [];
@@ -131,15 +131,38 @@
 
   // -- one model ------------------------------------------------------------------------------
 
+  let selecting = 0;  // the newest select(): an older one's late answer must not paint over it
+
   async function select(id) {
     halt();
+    const mine = ++selecting;
     state.selected = id;
+    state.info = null;
+    if (state.model) state.model.close();
     state.model = null;
-    state.results = state.outputs = null;
-    state.images = {};
-    renderCards();
-    const info = state.info = await bridge.info(id);
+    clearResults();
+    // Until this model's own info arrives nothing of the previous one may show or be runnable.
     $('#panel').hidden = false;
+    $('#m-name').textContent = id;
+    $('#m-desc').textContent = '';
+    $('#m-run').hidden = true;
+    $('#m-start').disabled = true;
+    $('#m-stop').disabled = true;
+    $('#m-state').textContent = 'loading';
+    $('#m-state').className = 'badge';
+    $('#m-error').textContent = '';
+    renderCards();
+    let info;
+    try {
+      info = await bridge.info(id);
+    } catch (e) {
+      if (mine === selecting) $('#m-error').textContent = e.message;
+      return;
+    }
+    if (mine !== selecting) return;
+    state.info = info;
+    $('#m-start').disabled = false;
+    $('#m-stop').disabled = false;
     $('#m-name').textContent = info.name;
     $('#m-desc').textContent = info.description;
     $('#m-card').textContent = JSON.stringify(info.card, null, 2);
@@ -182,8 +205,19 @@
     $('#m-halt').hidden = state.input === 'source';
   }
 
+  function clearResults() {
+    state.results = state.outputs = state.timings = null;
+    state.images = {};
+    state.fps = state.latency = state.dropped = state.frames = 0;
+    state.error = null;
+    showStats();
+    const canvas = $('#m-canvas');
+    canvas.getContext('2d').clearRect(0, 0, canvas.width, canvas.height);
+  }
+
   function setState(status) {
     const s = (status && status.state) || 'STOPPED';
+    state.status = s;
     $('#m-state').textContent = s.toLowerCase();
     $('#m-state').className = 'badge ' + s;
     if (status && status.error) $('#m-error').textContent = status.error;
@@ -253,6 +287,11 @@
 
   async function go() {
     halt();
+    if (!state.info || state.info.id !== state.selected || state.status !== 'RUNNING') {
+      $('#m-error').textContent = `${state.selected} is not running: start it first`;
+      return;
+    }
+    clearResults();
     const m = await ensureModel();
     const cmd = command();
     const img = imageInput(cmd);
@@ -268,6 +307,10 @@
       if (!video) {
         video = $('#cam');
         video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+        // A hidden <video autoplay> never starts under Chromium's default autoplay policy (it pauses
+        // muted autoplay media that is not visible): the frames sent would all be the first, or black.
+        // play() from the Go click's handler is allowed, and keeps the camera running while hidden.
+        await video.play();
         await new Promise((ok) => { if (video.readyState >= 2) ok(); else video.onloadeddata = ok; });
       }
       m.detectStart(video, onResults, { command: cmd.name, inputs: () => readForm($('#m-inputs')) });

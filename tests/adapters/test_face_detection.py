@@ -17,10 +17,12 @@ MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 FACE_CENTRE = (0.435, 0.25)
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["mediapipe", "litert"])
+def model(request):
+    """Every test below runs on mediapipe and on the same model files through LiteRT."""
+    pytest.importorskip("mediapipe" if request.param == "mediapipe" else "ai_edge_litert")
     m = load_model(ADAPTER)
-    return m, m.run_setup({})
+    return m, m.run_setup({"runtime": request.param})
 
 
 def call(model, **inputs):

@@ -13,10 +13,12 @@ from runway_bridge.model import load_model
 ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "face_mesh" / "model.py"
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["mediapipe", "litert"])
+def model(request):
+    """Every test below runs on mediapipe and on the same model files through LiteRT."""
+    pytest.importorskip("mediapipe" if request.param == "mediapipe" else "ai_edge_litert")
     m = load_model(ADAPTER)
-    return m, m.run_setup({"max_faces": 2})
+    return m, m.run_setup({"max_faces": 2, "runtime": request.param})
 
 
 def call(model, **inputs):

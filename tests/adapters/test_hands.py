@@ -20,10 +20,12 @@ ADAPTER = Path(__file__).resolve().parents[2] / "adapters" / "hands" / "model.py
 MESSI = Path("/usr/share/doc/opencv-doc/examples/data/messi5.jpg")
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=["mediapipe", "litert"])
+def model(request):
+    """Every test below runs on mediapipe and on the same model files through LiteRT."""
+    pytest.importorskip("mediapipe" if request.param == "mediapipe" else "ai_edge_litert")
     m = load_model(ADAPTER)
-    return m, m.run_setup({})
+    return m, m.run_setup({"runtime": request.param})
 
 
 @pytest.fixture(scope="module")

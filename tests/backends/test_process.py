@@ -180,3 +180,109 @@ def test_describe_exit():
 async def test_gpu_flag_comes_from_the_card_unless_the_model_knows(backends):
     assert (await backends("bad_output")).gpu is False
     assert (await backends("bad_output", gpu=True)).gpu is True
+
+
+# -- giving up, RESTARTING, and the memory limit ------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_model_that_crashes_on_every_call_is_given_up_and_its_host_fails():
+    from runway_bridge.host import Host
+
+    backend = ProcessBackend(ADAPTERS / "exit_in_command", {"process": {"max_crashes": 3}})
+    host = Host("exit_in_command", backend)
+    await host.start({})
+    assert host.status()["state"] == "RUNNING"
+    for n in range(1, 4):
+        with pytest.raises(ModelCrashed) as e:
+            await host.call(None, {"text": "crash"})
+        assert "exited with code 3" in e.value.message
+        if n < 3:
+            assert "restarting" in e.value.message
+            status = host.status()  # honest while the worker is down: not RUNNING
+            assert status["state"] == "RESTARTING" and "worker down" in status["detail"]
+            await backend.wait_running(20)
+            assert host.status()["state"] == "RUNNING"
+    assert "given up" in e.value.message
+    status = host.status()
+    assert status["state"] == "FAILED" and "crashed 3 times in a row" in status["error"]
+    assert not backend.restarting and backend._worker is None
+    with pytest.raises(Conflict, match="crashed 3 times"):
+        await host.call(None, {"text": "hello"})
+    await host.start({})  # started again by hand: a fresh count
+    await asyncio.wait_for(host._starting, 60)
+    assert (await host.call(None, {"text": "hello"})).outputs == {"text": "hello"}
+    await host.stop()
+
+
+@pytest.mark.asyncio
+async def test_one_good_call_resets_the_crash_count(backends):
+    b = await backends("exit_in_command", card={"process": {"max_crashes": 2}})
+    for _ in range(3):
+        with pytest.raises(ModelCrashed, match="restarting"):
+            await b.call("echo", {"text": "crash"})
+        await b.wait_running(20)
+        assert await b.call("echo", {"text": "ok"}) == {"text": "ok"}
+    assert b.gave_up is None
+
+
+def test_memory_sizes_parse():
+    from runway_bridge.backends.process import parse_size
+
+    assert parse_size("2GiB") == 2 << 30 and parse_size("512m") == 512 << 20 and parse_size("1.5 GB") == 3 << 29
+    assert parse_size(1 << 30) == 1 << 30
+    for bad in ("lots", "2 PB", "1m", -5):
+        with pytest.raises(ValueError, match=r"\[process\] memory"):
+            parse_size(bad)
+    with pytest.raises(SetupError, match=r"model allocate: \[process\] memory = 'lots'"):
+        ProcessBackend(ADAPTERS / "allocate", {"id": "allocate", "process": {"memory": "lots"}})
+
+
+@pytest.mark.asyncio
+async def test_over_the_cards_memory_limit_a_call_fails_clearly_and_the_worker_lives(backends):
+    b = await backends("allocate", card={"process": {"memory": "1536MiB"}})
+    assert await b.call("allocate", {"mib": 64}) == {"bytes": 64 << 20}
+    pid = b._worker.proc.pid
+    with pytest.raises(InferenceError) as e:
+        await b.call("allocate", {"mib": 4096})
+    assert "MemoryError" in e.value.message and "memory limit is 1536 MiB" in e.value.message
+    assert "[process] memory" in e.value.message
+    assert await b.call("allocate", {"mib": 64}) == {"bytes": 64 << 20}
+    assert b._worker.proc.pid == pid  # the same worker: a MemoryError is not a crash
+
+
+def test_memory_limit_from_the_card_through_the_daemon(daemon):
+    from conftest import http
+
+    d = daemon("allocate")
+    url = d.url + "/v1/models/allocate/commands/allocate"
+    status, _, body = http("POST", url, {"mib": 4096}, timeout=60)
+    assert status == 500 and "memory limit is 1536 MiB" in body["error"] and "Traceback" not in str(body)
+    status, _, body = http("POST", url, {"mib": 16}, timeout=60)
+    assert status == 200 and body == {"bytes": 16 << 20}
+    assert d.get("/healthz")[0] == 200 and d.get("/readyz")[0] == 200
+
+
+def test_status_and_readyz_say_restarting_then_failed_through_the_daemon(daemon):
+    from conftest import http
+
+    d = daemon("gives_up")
+    url = d.url + "/v1/models/gives_up/commands/echo"
+    assert http("POST", url, {"text": "hi"})[2] == {"text": "hi"}
+    status, _, body = http("POST", url, {"text": "crash"}, timeout=30)
+    assert status == 502 and "exited with code 3" in body["error"] and "restarting" in body["error"]
+    seen = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not seen or seen[-1] != "RUNNING"):
+        ready_status, _, ready = d.get("/readyz")
+        seen.append(ready["models"]["gives_up"])
+        assert (ready_status == 200) == (seen[-1] == "RUNNING")
+        time.sleep(0.05)
+    assert seen[0] == "RESTARTING" and seen[-1] == "RUNNING", seen
+    status, _, body = http("POST", url, {"text": "crash"}, timeout=30)
+    assert status == 502 and "given up" in body["error"]
+    ready_status, _, ready = d.get("/readyz")
+    assert ready_status == 503 and ready["models"]["gives_up"] == "FAILED"
+    model = d.get("/v1/models/gives_up")[2]["status"]
+    assert model["state"] == "FAILED" and "crashed 2 times in a row" in model["error"]
+    assert d.get("/healthz")[0] == 200

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .media import astronaut_frame, write_y4m
+from .media import moving_camera, write_y4m
 from conftest import launch_daemon
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,8 +52,8 @@ def Daemon(models: list[str], extra: list[str] = (), **kwargs):
 
 @pytest.fixture(scope="session")
 def camera(tmp_path_factory) -> Path:
-    """The fake webcam: the astronaut photo as a short looping y4m video."""
-    return write_y4m(tmp_path_factory.mktemp("camera") / "astronaut.y4m", astronaut_frame(), frames=4)
+    """The fake webcam: a moving y4m video (real street footage, a face panning across it)."""
+    return write_y4m(tmp_path_factory.mktemp("camera") / "street.y4m", moving_camera())
 
 
 @pytest.fixture(scope="session")
@@ -76,11 +76,11 @@ def drive(tmp_path, camera, artifacts):
     """Run one plan in Chromium (see drive.mjs); returns the answer dict, failing with the page's logs."""
 
     def run(url: str, steps: list, *, name: str, timeout_ms: int = 60000, use_camera: bool = True,
-            viewport: tuple[int, int] = (1100, 800)) -> dict:
+            viewport: tuple[int, int] = (1100, 800), hosts: dict | None = None) -> dict:
         plan = {"url": url, "steps": steps, "p5": str(P5), "chromium": CHROMIUM, "timeout": timeout_ms,
                 "viewport": {"width": viewport[0], "height": viewport[1]},
                 "camera": str(camera) if use_camera else None,
-                "failScreenshot": str(artifacts / f"{name}-FAILED.png")}
+                "failScreenshot": str(artifacts / f"{name}-FAILED.png"), "hosts": hosts or {}}
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(plan))
         out = subprocess.run(["node", str(DRIVER), str(path)], capture_output=True, text=True,

@@ -8,7 +8,8 @@
 //   {"eval": "js expression", "as": "name"},      its (JSON-able) value goes into the answer
 //   {"click": "selector"}, {"fill": ["selector", "text"]}, {"select": ["selector", "value"]},
 //   {"file": ["selector", "path"]}, {"sleep": ms}, {"goto": "url"},
-//   {"screenshot": "path.png|.jpg", "fullPage": bool, "selector": "only this element"}]}
+//   {"screenshot": "path.png|.jpg", "fullPage": bool, "selector": "only this element"}],
+//   "hosts": {"evil.test": "127.0.0.1"}}   names resolved to a local address (a "remote" site served here)
 // Answer: {"ok": true|false, "values": {...}, "error": "...", "console": [...], "pageErrors": [...]}
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,8 +25,11 @@ const answer = { ok: false, values: {}, console: [], pageErrors: [], requests: [
 const args = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  '--autoplay-policy=no-user-gesture-required',
-];
+];  // and Chromium's default autoplay policy, as users have it: no --autoplay-policy flag
+const mapped = Object.keys(plan.hosts || {});
+if (mapped.length) {
+  args.push(`--host-resolver-rules=${mapped.map((h) => `MAP ${h} ${plan.hosts[h]}`).join(', ')}`);
+}
 if (plan.camera) {
   args.push('--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
     `--use-file-for-fake-video-capture=${plan.camera}`);
@@ -41,7 +45,7 @@ try {
     if (plan.p5 && /\/p5(\.min)?\.js$/.test(url.pathname)) {
       return route.fulfill({ path: plan.p5, contentType: 'text/javascript' });
     }
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname) && /^https?:$/.test(url.protocol)) {
+    if (!['127.0.0.1', 'localhost', '[::1]', ...mapped].includes(url.hostname) && /^https?:$/.test(url.protocol)) {
       answer.requests.push(`blocked ${url.href}`);
       return route.abort();
     }

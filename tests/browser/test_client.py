@@ -26,6 +26,11 @@ def other_origin():
     server.server_close()
 
 
+def _on_face(box: dict) -> bool:
+    cx, cy = (box["x"] + box["width"] / 2) / 640, (box["y"] + box["height"] / 2) / 480
+    return FACE[0] < cx < FACE[2] and FACE[1] < cy < FACE[3]
+
+
 def test_client_from_another_origin(bridge_daemon, other_origin, drive, artifacts):
     url = f"{other_origin}/client.html?bridge={bridge_daemon.url}"
     answer = drive(url, [{"wait": "window.report && window.report.done", "timeout": 60000},
@@ -36,20 +41,20 @@ def test_client_from_another_origin(bridge_daemon, other_origin, drive, artifact
     assert {"haar_faces", "cartoon", "face_mesh"} <= set(r["models"])
     assert r["video"] == [640, 480]
 
-    # the loop: one box on the astronaut's face, in the video's pixels, with fps and latency
+    # the loop: a box on the astronaut's face (Haar may add a false positive on the moving street
+    # scene), in the video's pixels, with fps and latency
     haar = r["haar"]
-    assert haar["n"] == 1 and haar["count"] == 1
-    box = haar["first"]["box"]
-    cx, cy = (box["x"] + box["width"] / 2) / 640, (box["y"] + box["height"] / 2) / 480
-    assert FACE[0] < cx < FACE[2] and FACE[1] < cy < FACE[3], (cx, cy, FACE)
-    assert haar["first"]["x"] == box["x"] and haar["first"]["width"] == box["width"]
-    assert len(haar["raw"]["boxes"]) == 1 and 0 <= haar["raw"]["boxes"][0][0] <= 1  # raw stays normalised
+    assert haar["n"] == haar["count"] == len(haar["raw"]["boxes"]) >= 1
+    face = next((f for f in haar["all"] if _on_face(f["box"])), None)
+    assert face, (haar["all"], FACE)
+    assert face["x"] == face["box"]["x"] and face["width"] == face["box"]["width"]
+    assert all(0 <= b[0] <= 1 for b in haar["raw"]["boxes"])  # raw stays normalised
     assert haar["fps"] > 0 and haar["latency"] > 0 and haar["dropped"] == 0
     assert "total" in haar["timings"]
 
-    # HTTP: raw outputs from query(), shaped ones from detect()
-    assert len(r["query"]["boxes"]) == 1
-    assert r["detect"]["n"] == 1 and abs(r["detect"]["first"]["box"]["x"] - box["x"]) < 20
+    # HTTP: raw outputs from query(), shaped ones from detect(), on the same canvas
+    assert len(r["query"]["boxes"]) == r["detect"]["n"] >= 1
+    assert any(_on_face(f["box"]) for f in r["detect"]["all"]), r["detect"]
     assert r["endpoints"]["websocket"] == bridge_daemon.url.replace("http", "ws") + "/v1/models/haar_faces/stream"
 
     # image outputs: an ImageBitmap at the sent size (maxSide 320), and an object URL an <img> loads

@@ -6,6 +6,38 @@ from .media import FACE, astronaut_frame
 
 STATE = "window.consoleState"
 
+# Records a hash of the image bytes of every frame the page sends over the WebSocket fast path
+# (the 4-byte length and JSON header, which hold the changing frame id, are left out).
+HOOK_SENT_FRAMES = """(() => {
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (data instanceof Blob) {
+      window.__sent.push(data.arrayBuffer().then((buf) => {
+        const bytes = new Uint8Array(buf, 4 + new DataView(buf).getUint32(0, false));
+        let h = 2166136261;
+        for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 16777619) >>> 0;
+        return `${bytes.length}:${h}`;
+      }));
+    }
+    return send.call(this, data);
+  };
+  return true;
+})()"""
+SENT_FRAMES = "Promise.all(window.__sent).then((h) => ({n: h.length, distinct: new Set(h).size}))"
+
+
+def sample_results(expr: str, seconds: float = 3) -> str:
+    """A page expression that samples `expr` every 100 ms for `seconds` and returns the distinct values."""
+    return f"""new Promise((done) => {{ const seen = new Set(); const t = setInterval(() => {{
+        seen.add(JSON.stringify({expr})); }}, 100);
+        setTimeout(() => {{ clearInterval(t); done([...seen].map((s) => JSON.parse(s))); }}, {seconds * 1000}); }})"""
+
+
+def _in_face(box: dict) -> bool:
+    cx, cy = (box["x"] + box["width"] / 2) / 640, (box["y"] + box["height"] / 2) / 480
+    return FACE[0] < cx < FACE[2] and FACE[1] < cy < FACE[3]
+
 
 def _wait_results(frames: int = 3) -> dict:
     return {"wait": f"{STATE}.frames >= {frames} && {STATE}.fps > 0 && !{STATE}.error", "timeout": 90000}
@@ -20,8 +52,11 @@ def test_console_catalogue_start_stop_and_webcam(bridge_daemon, drive, artifacts
         # haar_faces runs since launch: webcam in, boxes out
         {"click": ".card[data-id=haar_faces]"},
         {"wait": "!document.querySelector('#m-run').hidden"},
+        {"eval": HOOK_SENT_FRAMES, "as": "hooked"},
         {"click": "#m-go"},
         _wait_results(),
+        {"eval": sample_results(f"{STATE}.results.map((r) => r.box)"), "as": "boxes_seen"},
+        {"eval": SENT_FRAMES, "as": "sent"},
         {"eval": f"""({{box: {STATE}.results[0].box, fps: document.querySelector('#s-fps').textContent,
                      latency: document.querySelector('#s-latency').textContent,
                      dropped: document.querySelector('#s-dropped').textContent,
@@ -44,10 +79,14 @@ def test_console_catalogue_start_stop_and_webcam(bridge_daemon, drive, artifacts
     for text in ("EXTRACT", "Apache-2.0", "commercial", "yes", "Google (MediaPipe)", "ms / 640×480"):
         assert text in card, (text, card)
 
+    # the camera moves: the frames sent differ, and so do the faces found in them
+    # (a frame may go twice when the page sends faster than the 15 fps camera: allow some repeats)
+    assert v["sent"]["distinct"] >= max(5, v["sent"]["n"] // 2), v["sent"]
+    faces = [next((b for b in boxes if _in_face(b)), None) for boxes in v["boxes_seen"]]
+    assert all(faces), v["boxes_seen"]  # a face in every result (Haar may add a false positive)
+    assert len({round(f["x"]) for f in faces}) >= 3, faces  # it pans across the frame
+
     haar = v["haar"]
-    box = haar["box"]
-    cx, cy = (box["x"] + box["width"] / 2) / 640, (box["y"] + box["height"] / 2) / 480
-    assert FACE[0] < cx < FACE[2] and FACE[1] < cy < FACE[3]
     assert float(haar["fps"]) > 0 and float(haar["latency"]) > 0 and haar["dropped"].isdigit()
     assert "/v1/models/haar_faces/stream?command=detect" in haar["endpoints"]
     assert bridge_daemon.url + "/v1/models/haar_faces/query" in haar["endpoints"]
@@ -125,7 +164,8 @@ def test_console_daemon_side_source(drive, artifacts, camera):
     """The daemon reads the video itself; the console only listens (?listen=1) and draws the results."""
     from .conftest import Daemon
 
-    d = Daemon(["haar_faces"], ["--source", f"haar_faces={camera}"])
+    # a path from a client is a source only inside --file-root (docs/security.md)
+    d = Daemon(["haar_faces"], ["--source", f"haar_faces={camera}", "--file-root", str(camera.parent)])
     try:
         d.wait_running("haar_faces")
         answer = drive(d.url + "/?model=haar_faces", [
@@ -142,7 +182,9 @@ def test_console_daemon_side_source(drive, artifacts, camera):
     finally:
         d.stop()
     src = answer["values"]["src"]
-    assert len(src["boxes"]) == 1 and src["state"].startswith("reading")
+    assert src["state"].startswith("reading")
+    assert any(_in_face({"x": x0 * 640, "y": y0 * 480, "width": (x1 - x0) * 640, "height": (y1 - y0) * 480})
+               for x0, y0, x1, y1 in src["boxes"]), src["boxes"]
 
 
 def test_console_with_a_token(drive):
@@ -161,3 +203,55 @@ def test_console_with_a_token(drive):
     finally:
         d.stop()
     assert answer["values"]["without_token"] == 401
+
+
+def test_console_card_switch_shows_nothing_of_the_previous_model(bridge_daemon, drive):
+    """Switching from a running model to a stopped one: its panel starts clean (no old fps, latency or
+    results), Run is not offered, and a Run forced anyway fires nothing at the stopped model."""
+    answer = drive(bridge_daemon.url + "/?model=haar_faces", [
+        {"wait": "!document.querySelector('#m-run').hidden"},
+        {"eval": HOOK_SENT_FRAMES, "as": "hooked"},
+        {"click": "#m-go"},
+        _wait_results(3),
+        {"eval": "document.querySelector('#s-fps').textContent", "as": "fps_before"},
+        {"click": ".card[data-id=text_ngram]"},
+        {"eval": """({run_hidden: document.querySelector('#m-run').hidden,
+                     fps: document.querySelector('#s-fps').textContent,
+                     latency: document.querySelector('#s-latency').textContent,
+                     found: document.querySelector('#s-found').textContent,
+                     results: window.consoleState.results})""", "as": "just_switched"},
+        {"wait": "document.querySelector('#m-name').textContent === 'Text N-gram' || "
+                 "document.querySelector('#m-state').textContent === 'stopped'"},
+        {"eval": "window.__sent.length", "as": "sent_before_forced_run"},
+        {"eval": "document.querySelector('#m-go').click(), true", "as": "forced"},
+        {"sleep": 1000},
+        {"eval": """({run_hidden: document.querySelector('#m-run').hidden,
+                     state: document.querySelector('#m-state').textContent,
+                     error: document.querySelector('#m-error').textContent,
+                     sent: window.__sent.length, running: window.consoleState.running})""", "as": "after"},
+    ], name="console-switch")
+    v = answer["values"]
+    assert float(v["fps_before"]) > 0
+    sw = v["just_switched"]
+    assert sw["run_hidden"] and sw["fps"] == "–" and sw["latency"] == "–" and sw["found"] == "" and sw["results"] is None
+    after = v["after"]
+    assert after["state"] == "stopped" and after["run_hidden"]
+    assert "not running" in after["error"] and after["running"] is False
+    assert after["sent"] == v["sent_before_forced_run"]
+
+
+def test_console_readout_in_view_at_1280x800_and_a_favicon(bridge_daemon, drive, artifacts):
+    answer = drive(bridge_daemon.url + "/?model=haar_faces", [
+        {"wait": "!document.querySelector('#m-run').hidden"},
+        {"click": "#m-go"},
+        _wait_results(2),
+        {"eval": """(() => { const r = document.querySelector('#s-fps').getBoundingClientRect();
+                    return {bottom: r.bottom, height: innerHeight, scrolled: scrollY}; })()""", "as": "fps"},
+        {"eval": """fetch(document.querySelector('link[rel=icon]').href).then(async (r) =>
+                    ({status: r.status, type: r.headers.get('content-type'), size: (await r.text()).length}))""",
+         "as": "icon"},
+        {"screenshot": str(artifacts / "console-1280x800.jpg")},
+    ], name="console-1280", viewport=(1280, 800))
+    v = answer["values"]
+    assert v["fps"]["scrolled"] == 0 and 0 < v["fps"]["bottom"] <= v["fps"]["height"], v["fps"]
+    assert v["icon"]["status"] == 200 and v["icon"]["type"].startswith("image/svg") and v["icon"]["size"] > 100
