@@ -139,4 +139,4 @@ def osc_datagram(rng: random.Random) -> bytes:
     if kind == 3:  # a blob whose length lies
         return osc_string(addr) + osc_string(b",b") + struct.pack(">i", rng.choice([-1, 2**31 - 1, 1000])) + garbage(rng, 20)
     # a bundle whose element sizes lie
-    return b"#bundle\0" + struct.pack(">Q", 1) + struct.pack(">i", rng.choice([0, 4, 16, 10**6])) + garbage(rng, 60)
+    return b"#bundle\0" + struct.pack(">Q", 1) + struct.pack(">i", rng.choice([-4, 0, 4, 16, 10**6])) + garbage(rng, 60)

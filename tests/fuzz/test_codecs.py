@@ -26,6 +26,7 @@ from runway_bridge import jsonsafe, types
 from runway_bridge.errors import BadInput, InferenceError
 from runway_bridge.host import Result
 from runway_bridge.transports import _osc_codec as codec
+from runway_bridge.transports import _osc_decode
 from runway_bridge.types import Blob
 from runway_bridge.wire import MAX_HEADER, decode_frame, encode_frame, result_message
 
@@ -175,16 +176,50 @@ osc_args = st.lists(st.integers(-(2**31), 2**31 - 1) | st.floats(width=32, allow
                     | st.binary(max_size=20), max_size=8)
 
 
+osc_junk = st.binary(max_size=200) | st.builds(bytes.__add__, st.sampled_from([b"/a\0\0,", b"#bundle\0"]),
+                                              st.binary(max_size=80))
+
+
 @FUZZ
-@given(st.binary(max_size=200) | st.builds(bytes.__add__, st.sampled_from([b"/a\0\0,", b"#bundle\0"]), st.binary(max_size=80)))
-def test_osc_parsing_of_arbitrary_datagrams_raises_only_parse_errors(data):
-    """python-osc documents ParseError (four unrelated classes of that name); it also lets
-    UnicodeDecodeError out of non-UTF-8 strings, which is why the daemon's datagram handler
-    catches every exception around it."""
+@given(osc_junk)
+def test_python_osc_parses_arbitrary_datagrams_with_only_parse_errors(data):
+    """python-osc (our independent peer below) documents ParseError, four unrelated classes of
+    that name; it also lets UnicodeDecodeError out of non-UTF-8 strings."""
     try:
         osc_packet.OscPacket(data)
     except OSC_PARSE_ERRORS:
         pass
+
+
+@FUZZ
+@given(osc_junk | st.builds(lambda n, body: b"#bundle\0" + b"\0" * 8 + struct.pack(">i", n) + body,
+                            st.integers(-(2**31), 2**31 - 1), st.binary(max_size=40)))
+def test_the_daemon_decodes_arbitrary_datagrams_with_only_value_errors(data):
+    """`_osc_decode` is what the daemon feeds every datagram to: `ValueError` with a sentence, only."""
+    try:
+        _osc_decode.decode_packet(data)
+    except ValueError:
+        pass
+
+
+@FUZZ
+@given(st.integers(1, 2000))
+def test_nested_bundles_are_refused_without_recursing(depth):
+    packet = codec.message("/q", [1])
+    for _ in range(depth):
+        packet = b"#bundle\0" + b"\0" * 8 + struct.pack(">i", len(packet)) + packet
+    if depth > _osc_decode.MAX_BUNDLE_DEPTH:
+        with pytest.raises(ValueError, match="nest deeper"):
+            _osc_decode.decode_packet(packet)
+    else:
+        assert _osc_decode.decode_packet(packet)[0].args == (1,)
+
+
+@FUZZ
+@given(names.map(lambda n: "/" + codec.address_part(n)), osc_args)
+def test_osc_messages_round_trip_through_the_daemons_decoder(address, args):
+    (got,) = _osc_decode.decode_packet(codec.message(address, args))
+    assert got.address == address and list(got.args) == [bytes(a) if isinstance(a, bytes) else a for a in args]
 
 
 @FUZZ

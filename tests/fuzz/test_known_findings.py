@@ -1,9 +1,9 @@
-"""Single messages that break today's daemon, found by the fuzzers: one named test each.
+"""Single messages that froze, killed or bloated the daemon, found by the fuzzers: one named test each.
 
-Each is fixed on another engineer's branch (the reason says which issue 10 item and branch), so
-each is ``xfail(strict=True)`` here: when that branch is merged the test passes, strict xfail
-turns that into a failure, and the integrator deletes the mark. Each test starts its own daemon,
-because on today's code the message freezes it or kills its model.
+Those not yet fixed on main are ``xfail(strict=True)`` with a reason naming the issue 10 item and
+the branch that fixes it: when it is merged the test passes, strict xfail turns that into a
+failure, and the mark is deleted. Each test starts its own daemon, because the message may
+freeze it or kill its model.
 """
 
 from __future__ import annotations
@@ -46,17 +46,15 @@ def answers_within(d, seconds: float) -> bool:
 # -- OSC ----------------------------------------------------------------------------------------
 
 
-@xfail("1", "oschost", "an OSC address pattern of '/' and 100 '*' backtracks on the event loop for minutes")
 def test_osc_wildcard_address_does_not_freeze_the_daemon(daemon):
+    """Issue 10 item 1: an OSC address pattern of '/' and 100 '*' backtracks on the event loop for minutes (fixed on main by the oschost branch)."""
     d = daemon(MODEL, osc=True)
     osc(d, _gen.osc_string(b"/" + b"*" * 100) + _gen.osc_string(b","))
     assert answers_within(d, 2), "the daemon froze"
 
 
-@pytest.mark.xfail(strict=True, reason="NOT in issue 10 (found by this fuzzer), OSC is oschost's: python-osc 1.10.2 "
-                   "loops forever on a bundle whose element size is negative, on the event loop, logging a warning "
-                   "per turn (a 24-byte datagram freezes the daemon and fills the disk; SIGTERM cannot stop it)")
 def test_osc_bundle_with_a_negative_element_size_does_not_freeze_the_daemon(daemon):
+    """Found by this fuzzer, not in issue 10: python-osc 1.10.2 loops forever on a bundle whose element size is negative, on the event loop (fixed on main by the oschost branch's own bundle parser)."""
     d = daemon(MODEL, osc=True)
     osc(d, b"#bundle\0" + struct.pack(">Q", 1) + struct.pack(">i", -4) + b"abcd")
     assert answers_within(d, 2), "the daemon froze"
@@ -69,22 +67,22 @@ def _post(d, body: bytes, headers: dict | None = None, path: str = f"/v1/models/
     return http("POST", d.url + path, body, {"Content-Type": "application/json", **(headers or {})})
 
 
-@xfail("7", "http", "JSON nested 5,000 deep is a 500 with a RecursionError traceback")
 def test_http_deep_json_is_a_400(daemon):
+    """Issue 10 item 7: JSON nested 5,000 deep is a 500 with a RecursionError traceback (fixed on main by the http branch)."""
     d = daemon(MODEL)
     status, _, body = _post(d, b"[" * 5000 + b"]" * 5000)
     assert status == 400, (status, body)
 
 
-@xfail("7", "http", "a 5,000-digit integer is a 500 (ValueError from int())")
 def test_http_huge_integer_is_a_400(daemon):
+    """Issue 10 item 7: a 5,000-digit integer is a 500 (ValueError from int()) (fixed on main by the http branch)."""
     d = daemon(MODEL)
     status, _, body = _post(d, b'{"number": ' + b"9" * 5000 + b"}")
     assert status == 400, (status, body)
 
 
-@xfail("7", "http", "a body that says gzip but is not is a 500")
 def test_http_bad_gzip_is_a_400(daemon):
+    """Issue 10 item 7: a body that says gzip but is not is a 500 (fixed on main by the http branch)."""
     d = daemon(MODEL)
     status, _, body = _post(d, b"\x1f\x8b\x08\x00garbage" * 10, {"Content-Encoding": "gzip"})
     assert status == 400, (status, body)
@@ -92,8 +90,8 @@ def test_http_bad_gzip_is_a_400(daemon):
     assert status == 400, (status, body)
 
 
-@xfail("7", "http", "a NUL byte in a file path is a 500 (ValueError: embedded null byte)")
 def test_http_nul_byte_in_a_file_input_is_a_400(daemon):
+    """Issue 10 item 7: a NUL byte in a file path is a 500 (ValueError: embedded null byte) (fixed on main by the http branch)."""
     d = daemon(MODEL)
     status, _, body = _post(d, json.dumps({"path": "a\u0000b"}).encode(), path=f"/v1/models/{MODEL}/commands/read_file")
     assert status == 400, (status, body)
@@ -108,7 +106,9 @@ def test_http_empty_image_is_a_400(daemon):
         assert status == 400, (status, body)
 
 
-@xfail("7", "http", "a header over 8 KB makes aiohttp log a full traceback per request, with no rate limit")
+@pytest.mark.xfail(strict=True, reason="issue 10 item 7 (tracebacks logged per request, no rate limit): still on main "
+                   "after the http merge: aiohttp logs 'Error handling request' with a LineTooLong traceback for "
+                   "every request with a header over 8 KB")
 def test_http_huge_header_logs_no_traceback(daemon):
     d = daemon(MODEL)
     for _ in range(3):
@@ -117,8 +117,8 @@ def test_http_huge_header_logs_no_traceback(daemon):
     assert "Traceback" not in d.output()
 
 
-@xfail("4", "oschost", "every unknown command name adds Prometheus series")
 def test_unknown_command_names_add_no_metric_series(daemon):
+    """Issue 10 item 4: every unknown command name adds Prometheus series (fixed on main by the oschost branch)."""
     d = daemon(MODEL)
     before = d.get("/metrics")[2].count(b"\n")
 
@@ -207,8 +207,8 @@ def test_socketio_huge_attachment_count_is_refused(daemon):
     assert grown < 50, f"RSS grew {grown:.0f} MB buffering attachments"
 
 
-@xfail("2", "oschost", "a query whose frame id is nested 500 deep kills the model's scheduler silently")
 def test_socketio_deep_frame_id_does_not_kill_the_model(daemon):
+    """Issue 10 item 2: a query whose frame id is nested 500 deep kills the model's scheduler silently (fixed on main by the oschost branch)."""
     d = daemon(MODEL)
     frame = "[" * 500 + "1" + "]" * 500  # raw: python-socketio's own client cannot encode it
 
