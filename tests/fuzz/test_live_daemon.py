@@ -190,6 +190,10 @@ async def _sio_client(d, **kw):
     for ev in ("info", "data", "error"):
         c.on(ev, lambda data, ev=ev: on(ev, data))
     await c.connect(d.url + f"?model={MODEL}&command=echo", transports=["websocket"], wait_timeout=10, **kw)
+    for _ in range(500):  # `info` names our stream: until it arrives, our own answers look like others'
+        if "stream" in own:
+            break
+        await asyncio.sleep(0.01)
     return c, q
 
 
