@@ -140,3 +140,20 @@ def osc_datagram(rng: random.Random) -> bytes:
         return osc_string(addr) + osc_string(b",b") + struct.pack(">i", rng.choice([-1, 2**31 - 1, 1000])) + garbage(rng, 20)
     # a bundle whose element sizes lie
     return b"#bundle\0" + struct.pack(">Q", 1) + struct.pack(">i", rng.choice([-4, 0, 4, 16, 10**6])) + garbage(rng, 60)
+
+
+def engineio_packet(rng: random.Random) -> str | bytes:
+    """A raw engine.io / Socket.IO v4 packet over the WebSocket transport, mostly malformed."""
+    kind = rng.randrange(6)
+    if kind == 0:
+        return garbage(rng, 100)
+    if kind == 1:  # any engine.io type digit, junk after it
+        return str(rng.randrange(10)) + garbage(rng, 40).decode("latin-1")
+    if kind == 2:  # Socket.IO packet types with junk namespaces, ids and JSON
+        ns = rng.choice(["", "/", "/nope,", "/kitchen_sink,", "/" + "x" * 300 + ","])
+        return "4" + str(rng.randrange(7)) + ns + str(rng.choice(["", 1, 99999999999])) + json.dumps(value(rng))
+    if kind == 3:  # events with wrong argument shapes
+        return "42" + json.dumps([rng.choice(["query", "info", "data", "error", "", 7]), value(rng), value(rng)])
+    if kind == 4:  # a binary event announcing a few attachments (huge counts: test_known_findings)
+        return f"45{rng.randint(0, 3)}-" + json.dumps(["query", {"image": {"_placeholder": True, "num": rng.randint(-1, 5)}}])
+    return rng.choice(["2", "3", "5", "6", "1", "40", "41", "40{}", '40{"token": 5}', "4" + "[" * 200])

@@ -238,6 +238,31 @@ def test_socketio_malformed_queries_get_errors_and_nothing_degrades(target):
         baseline = baseline or now
 
 
+async def _engineio_batch(d, rng: random.Random, n: int) -> None:
+    url = d.url.replace("http", "ws") + f"/socket.io/?EIO=4&transport=websocket&model={MODEL}"
+    async with aiohttp.ClientSession() as s:
+        left = n
+        while left > 0:
+            async with s.ws_connect(url) as ws:
+                await ws.receive(timeout=10)  # engine.io open
+                await ws.send_str("40")
+                for _ in range(min(left, 100)):  # the server may hang up on junk: then a new connection
+                    left -= 1
+                    m = _gen.engineio_packet(rng)
+                    await (ws.send_str(m) if isinstance(m, str) else ws.send_bytes(m))
+                    if ws.closed:
+                        break
+
+
+def test_raw_engineio_junk_does_not_degrade_the_daemon(target):
+    rng = random.Random(SEED + 4)
+    baseline = None
+    for phase, n in batches(max(500, CASES // 2)):
+        asyncio.run(_engineio_batch(target, rng, n))
+        now = healthy(target, baseline, f"{n} raw engine.io packets ({phase})")
+        baseline = baseline or now
+
+
 # -- OSC ----------------------------------------------------------------------------------------
 
 

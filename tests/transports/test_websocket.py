@@ -282,3 +282,24 @@ def test_malformed_header_values_get_a_json_error_and_the_socket_lives(sink, ast
     assert after.type == aiohttp.WSMsgType.BINARY and parse(after)["frame"] == "ok"
     assert "Traceback" not in d.output()
 
+
+
+def test_an_output_too_deep_for_json_is_an_error_message_and_the_stream_lives(daemon):
+    """An `any` output nested 3,000 deep cannot be encoded: the client hears why, once per frame,
+    the socket stays open and the next frame is served (nothing dies in result delivery)."""
+    d = daemon("deep_output")
+
+    async def go():
+        url = d.url.replace("http", "ws") + "/v1/models/deep_output/stream"
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            await ws.send_str(json.dumps({"frame": 1, "inputs": {"depth": 3000}}))
+            deep = json.loads((await ws.receive(timeout=10)).data)
+            await ws.send_str(json.dumps({"frame": 2, "inputs": {"depth": 3}}))
+            shallow = json.loads((await ws.receive(timeout=10)).data)
+            return deep, shallow
+
+    deep, shallow = asyncio.run(go())
+    assert deep["type"] == "error" and deep["status"] == 500 and deep["frame"] == 1, deep
+    assert "nests deeper" in deep["error"]
+    assert shallow["type"] == "result" and shallow["outputs"]["value"] == [[[0]]]
+    assert d.state("deep_output") == "RUNNING"
