@@ -7,6 +7,7 @@ second, and a seed makes every run the same (``RUNWAY_BRIDGE_FUZZ_SEED``).
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import random
 import struct
@@ -63,8 +64,18 @@ def echo_inputs(rng: random.Random) -> dict:
 def http_case(rng: random.Random) -> tuple[str, str, dict, bytes]:
     """(method, path, headers, body) of one malformed request that must get a 4xx, never a 500."""
     base = f"/v1/models/{MODEL}"
-    kind = rng.randrange(10)
+    kind = rng.randrange(12)
     hdrs = {"Content-Type": rng.choice(CTYPES)}
+    if kind == 10:  # bounds: deep JSON, huge integers, NUL bytes, lists where names go
+        body = rng.choice([b"[" * 5000 + b"]" * 5000, b'{"number": ' + b"9" * rng.randint(65, 5000) + b"}",
+                           json.dumps({"path": "a\u0000b", "text": "\u0000"}).encode(), b'{"text": "a\x00b"}',
+                           json.dumps({"command": [1], "_meta": {"command": {"a": []}}}).encode()])
+        path = rng.choice(["/query", base + "/commands/echo", base + "/commands/read_file"])  # not /start: it restarts
+        return "POST", path, {"Content-Type": "application/json"}, body
+    if kind == 11:  # a gzip body that is not gzip, or is cut short
+        body = rng.choice([b"\x1f\x8b\x08\x00" + garbage(rng), gzip.compress(b'{"text": "hi"}')[: rng.randint(0, 20)]])
+        return "POST", rng.choice(["/query", base + "/commands/echo"]), {"Content-Type": "application/json",
+                                                                        "Content-Encoding": "gzip"}, body
     if kind == 0:  # wrong types for every field
         return "POST", base + "/commands/echo", {"Content-Type": "application/json"}, json.dumps(echo_inputs(rng)).encode()
     if kind == 1:  # not JSON at all

@@ -210,7 +210,8 @@ async def _sio_batch(d, rng: random.Random, n: int) -> list[str]:
             for _ in range(k):
                 payload = _gen.echo_inputs(rng) if rng.random() < 0.7 else _gen.value(rng)
                 if isinstance(payload, dict) and rng.random() < 0.3:
-                    payload["_meta"] = {"frame": rng.choice([1, "f", None]), "command": rng.choice(["echo", None])}
+                    payload["_meta"] = {"frame": rng.choice([1, "f", None, _gen.value(rng), "x" * 5000]),
+                                        "command": rng.choice(["echo", None, [1], {"a": 1}, "nope", ""])}
                 await c.emit("query", payload)
                 ev, data = await _answer(q)
                 if ev == "error" and data.get("_meta", {}).get("status", 0) >= 500:
