@@ -292,12 +292,22 @@ def test_image_bytes_are_an_image_or_bad_input(data):
 @FUZZ
 @given(st.text(max_size=200), st.binary(max_size=64), st.lists(st.integers(1, 70), max_size=4))
 def test_strings_and_raw_blobs_are_an_image_or_bad_input(text, data, shape):
-    assume(text.strip() and text.strip() != "data:")  # empty: test_an_empty_image_is_bad_input
     for value in (text, "data:" + text, Blob("raw", data, tuple(shape)), Blob("raw", data, None)):
+        if _empty_image(value):
+            continue  # test_an_empty_image_is_bad_input
         try:
             types.image(channels=4).deserialize(value, CTX)
         except BadInput:
             pass
+
+
+def _empty_image(value) -> bool:
+    if isinstance(value, str):
+        try:
+            return not types.decode_base64(value)
+        except ValueError:
+            return False
+    return isinstance(value, Blob) and not value.data and value.format != "raw"
 
 
 @pytest.mark.xfail(strict=True, raises=cv2.error, reason="not in issue 10: an empty image (b'', '' or an empty "
@@ -339,7 +349,7 @@ SCHEMAS = [types.any(), types.text(max_length=10), types.number(min=-5, max=5), 
 @FUZZ
 @given(json_values | st.lists(json_values, max_size=5))
 def test_every_type_accepts_or_raises_bad_input_on_any_json(value):
-    assume(value not in ("", "data:"))  # empty images: test_an_empty_image_is_bad_input
+    assume(not _empty_image(value))  # test_an_empty_image_is_bad_input
     for t in SCHEMAS:
         try:
             with np.errstate(over="ignore"):  # 1e39 as float32 is inf: refused, with a numpy warning
