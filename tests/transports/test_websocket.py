@@ -303,3 +303,17 @@ def test_an_output_too_deep_for_json_is_an_error_message_and_the_stream_lives(da
     assert "nests deeper" in deep["error"]
     assert shallow["type"] == "result" and shallow["outputs"]["value"] == [[[0]]]
     assert d.state("deep_output") == "RUNNING"
+
+
+def test_a_message_over_max_body_closes_the_socket_with_1009(daemon):
+    d = daemon("kitchen_sink", args=["--max-body", "100000"])
+
+    async def go():
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d)) as ws:
+            await ws.send_bytes(b"\0" * 200_000)
+            msg = await ws.receive(timeout=10)
+            return msg.type, ws.close_code
+
+    kind, code = asyncio.run(go())
+    assert kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING) and code == 1009, (kind, code)
+    assert d.state("kitchen_sink") == "RUNNING"
