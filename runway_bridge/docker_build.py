@@ -80,7 +80,7 @@ def docker_client(timeout: int = 120):
         import docker.errors
     except ImportError:
         raise BackendUnavailable(
-            "the Docker SDK for Python is not installed: pip install docker") from None
+            f"the Docker SDK for Python is not installed: {sys.executable} -m pip install docker") from None
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()

@@ -184,7 +184,8 @@ class Host:
             raise
         except BridgeError as e:
             self.state, self.error = HostState.FAILED, e
-            log.error("model %s failed to start: %s", self.id, e.message)
+            # debug only: whoever started it (the daemon, the model server) reports it once
+            log.debug("model %s failed to start: %s", self.id, e.message)
             return
         except Exception as e:  # a backend bug must not kill the daemon
             self.state, self.error = HostState.FAILED, BridgeError(f"{type(e).__name__}: {e}")

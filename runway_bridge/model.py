@@ -29,10 +29,34 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadInput, BridgeError, InferenceError, NotFound, SetupError
-from .types import BaseType, DecodeContext, _as_class_instance
+from .errors import (
+    BadInput,
+    BridgeError,
+    InferenceError,
+    InvalidArgumentError,
+    MissingInputError,
+    MissingOptionError,
+    NotFound,
+    SetupError,
+)
+from .types import BaseType, DecodeContext, _as_class_instance, deserialize_value, serialize_value
 
-__all__ = ["Model", "Command", "load_model", "current_model", "setup", "command"]
+__all__ = ["Model", "Command", "Outputs", "load_model", "current_model", "setup", "command", "split_progress"]
+
+
+class Outputs(dict):
+    """A command's serialized outputs; `progress` is the one its last step reported, if any."""
+
+    progress: float | None = None
+
+
+def split_progress(step):
+    """A step ``(output, progress)`` into its parts, as the old SDK read generator steps; anything
+    else is an output without progress. A pair of numbers stays a value (a point, a 2-vector)."""
+    if (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], (int, float))
+            and not isinstance(step[1], bool) and not isinstance(step[0], (int, float))):
+        return step[0], step[1]
+    return step, None
 
 
 def _named(fields: dict | None) -> dict[str, BaseType]:
@@ -53,11 +77,13 @@ def deserialize_fields(fields: dict[str, BaseType], values: dict, ctx: DecodeCon
     out = {}
     for name, t in fields.items():
         if name in values and values[name] is not None:
-            out[name] = t.deserialize(values[name], ctx)
+            out[name] = deserialize_value(t, values[name], ctx)
         elif t.has_default:
-            out[name] = t.deserialize(t.default, None) if t.default is not None else None
+            out[name] = deserialize_value(t, t.default, None) if t.default is not None else t.missing()
+        elif what == "options":
+            raise MissingOptionError(name)
         else:
-            raise BadInput(f"missing {what[:-1]} {name!r} ({t.type})", field=name)
+            raise MissingInputError(name, f"missing input {name!r} ({t.type})")
     return out
 
 
@@ -89,13 +115,14 @@ class Command:
             if len(self.outputs) != 1:
                 raise InferenceError(f"{self.name} returned {type(result).__name__}; expected a dict of {list(self.outputs)}")
             result = {next(iter(self.outputs)): result}
-        out = {}
+        out = Outputs()
         for name, t in self.outputs.items():
             if name not in result:
                 raise InferenceError(f"{self.name} returned no value for its output {name!r}")
+            fmt = (formats or {}).get(name) or (formats or {}).get(t.type)
             try:
-                out[name] = t.serialize(result[name], (formats or {}).get(name) or (formats or {}).get(t.type), binary)
-            except BadInput as e:
+                out[name] = serialize_value(t, result[name], fmt, binary)
+            except InvalidArgumentError as e:
                 raise InferenceError(f"{self.name} returned a bad {name!r}: {e.message}") from None
         return out
 
@@ -109,7 +136,7 @@ class Model:
         self.commands: dict[str, Command] = {}
 
     # -- decorators -----------------------------------------------------------------------
-    def setup(self, decorated_fn: Callable | None = None, *, options: dict | None = None):
+    def setup(self, decorated_fn: Callable | None = None, options: dict | None = None):
         """Register the function that loads the model once; bare or with ``options={...}``."""
 
         def register(fn):
@@ -155,7 +182,7 @@ class Model:
         except BridgeError:
             raise
         except Exception as e:
-            err = SetupError(f"setup failed: {type(e).__name__}: {e}")
+            err = SetupError(f"Error during setup: {e!r}.")
             err.traceback = traceback.format_exc().splitlines()
             raise err from e
 
@@ -167,10 +194,12 @@ class Model:
 
     def iter_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
                      formats: dict | None = None, binary: bool = False,
-                     timings: dict | None = None) -> Iterator[dict]:
+                     timings: dict | None = None) -> Iterator[Outputs]:
         """Run a command, yielding serialized outputs: once, or once per step of a generator.
 
-        `timings` (when given) receives ``decode``, ``model`` and ``encode`` in milliseconds.
+        A step may be ``(output, progress)``, as in the old SDK; each yielded `Outputs` carries
+        that `progress` (None when the step gave none). `timings` (when given) receives
+        ``decode``, ``model`` and ``encode`` in milliseconds.
         """
         t = timings if timings is not None else {}
         t0 = time.perf_counter()
@@ -187,30 +216,50 @@ class Model:
                 t1 = time.perf_counter()
                 try:
                     step = next(steps)
-                except StopIteration:
-                    return
+                except StopIteration as stop:  # a generator's `return value` is one more step
+                    if stop.value is None:
+                        return
+                    step, steps = stop.value, iter(())
                 t2 = time.perf_counter()
                 t["model"] += (t2 - t1) * 1000
-                out = cmd.serialize(step, formats, binary)
+                output, progress = split_progress(step)
+                out = cmd.serialize(output, formats, binary)
+                out.progress = progress
                 t["encode"] += (time.perf_counter() - t2) * 1000
                 yield out
         except BridgeError:
             raise
         except Exception as e:
-            err = InferenceError(f"{name} failed: {type(e).__name__}: {e}")
+            err = InferenceError(f"Error during inference: {e!r}.")
             err.traceback = traceback.format_exc().splitlines()
             raise err from e
 
     def run_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
                     formats: dict | None = None, binary: bool = False, timings: dict | None = None,
-                    on_partial: Callable[[dict, int], None] | None = None) -> dict:
-        """Run a command to its end; a generator's steps go to `on_partial`, the last is returned."""
+                    on_partial: Callable[[dict, object], None] | None = None, eager: bool = False) -> Outputs:
+        """Run a command to its end and return its last outputs; a generator's steps go to
+        ``on_partial(outputs, progress)``.
+
+        By default every step but the last goes to `on_partial` (the last is the result) and the
+        progress is the step's own or its count. With `eager`, every step goes there the moment it
+        is made, with its own progress or None (the model server's job protocol sends each as it
+        comes). Either way a step made before a failure reaches `on_partial` before the error.
+        """
         last = None
-        for i, out in enumerate(self.iter_command(state, name, inputs, ctx=ctx, formats=formats, binary=binary,
-                                                         timings=timings)):
-            if last is not None and on_partial is not None:
-                on_partial(last, i)
-            last = out
+        i = 0
+        try:
+            for i, out in enumerate(self.iter_command(state, name, inputs, ctx=ctx, formats=formats, binary=binary,
+                                                      timings=timings), 1):
+                if on_partial is not None:
+                    if eager:
+                        on_partial(out, out.progress)
+                    elif last is not None:
+                        on_partial(last, last.progress if last.progress is not None else i - 1)
+                last = out
+        except BridgeError:
+            if last is not None and on_partial is not None and not eager:
+                on_partial(last, last.progress if last.progress is not None else i)
+            raise
         if last is None:
             raise InferenceError(f"{name} produced no output")
         return last
@@ -223,12 +272,17 @@ _loading: list[Model] = []
 _load_lock = threading.RLock()
 
 
+def loading() -> bool:
+    """Whether a model file is being imported by `load_model` right now."""
+    return bool(_loading)
+
+
 def current_model() -> Model:
     """The model that module-level decorators register onto right now."""
     return _loading[-1] if _loading else _default
 
 
-def setup(decorated_fn=None, *, options=None):
+def setup(decorated_fn=None, options=None):
     """Register the model's setup function. See `Model.setup`."""
     return current_model().setup(decorated_fn, options=options)
 
@@ -258,14 +312,19 @@ def load_model(path: str | Path) -> Model:
             hint = ""
             if isinstance(e, ModuleNotFoundError):
                 hint = ("; install the packages in its card's [requirements] (for the built-in catalogue: "
-                        "bash scripts/install.sh)")
+                        "bash scripts/install.sh in a checkout, or "
+                        f"{sys.executable} -m pip install \".[models,cpu]\" there, then runway-bridge install-models)")
             err = SetupError(f"could not import {path}: {type(e).__name__}: {e}{hint}")
             err.traceback = traceback.format_exc().splitlines()
             raise err from e
         finally:
             _loading.pop()
             sys.path.remove(str(path.parent))
-    if not model.commands:
-        raise SetupError(f"{path} defines no commands (use @command)")
+    if not model.commands and model.setup_fn is None:  # an old file may build its own (RunwayModel)
+        own = [m for m in vars(module).values() if isinstance(m, Model) and (m.commands or m.setup_fn)]
+        if len(own) == 1:
+            model = own[0]
+    if not model.commands and model.setup_fn is None:
+        raise SetupError(f"{path} defines no setup and no commands (use @setup and @command)")
     model.module = module
     return model

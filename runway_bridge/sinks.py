@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -24,6 +25,8 @@ from aiohttp import web
 
 from .daemon import BRIDGE
 from .errors import BadInput, BridgeError, NotFound
+from .overlay import draw_overlay
+from .sources import SOURCES
 from .transports._http import json_response, read_json
 from .types import Blob
 
@@ -31,6 +34,7 @@ __all__ = ["VideoSink", "create_sink", "VideoOut", "setup_video_out", "KINDS", "
 
 log = logging.getLogger(__name__)
 KINDS = ("ndi", "spout", "syphon")
+OVERLAY = "overlay"  # the output name that draws a model's numbers onto its source's frames
 VIDEO_OUTS = web.AppKey("video_outs", dict)
 
 
@@ -93,6 +97,8 @@ class VideoSink(abc.ABC):
 
 
 def _pixels(picture) -> np.ndarray:
+    if callable(picture):  # drawn on the sink's thread (an overlay), not on the event loop
+        return picture()
     if isinstance(picture, np.ndarray):
         return picture
     if picture.format == "raw":
@@ -191,8 +197,11 @@ def create_sink(kind: str, name: str) -> VideoSink:
 class VideoOut:
     """One model's image output, sent to one sink from the host's results."""
 
-    def __init__(self, bridge, model_id: str, kind: str, output: str | None = None, name: str | None = None):
+    def __init__(self, bridge, model_id: str, kind: str, output: str | None = None, name: str | None = None,
+                 frames: Callable[[str, object], Blob | None] | None = None):
         self.bridge, self.model_id, self.output = bridge, model_id, output
+        self._frames = frames or (lambda model_id, frame_id: None)
+        self.no_frame = 0
         self.sink = create_sink(kind, name or f"runway_bridge {model_id}")
         self.started = time.time()
         self._host = None
@@ -206,12 +215,28 @@ class VideoOut:
             host.subscribe(self._on_result)
 
     def _on_result(self, result) -> None:
-        if result.error is not None or not result.outputs:
+        if result.error is not None or not result.outputs or not result.final:
+            return
+        if self.output == OVERLAY:
+            self._overlay(result)
             return
         picture = result.outputs.get(self.output) if self.output else \
             next((v for v in result.outputs.values() if isinstance(v, Blob)), None)
         if isinstance(picture, Blob):
             self.sink.publish(picture)
+        elif self.output is None:  # a model of numbers only: draw them onto the source's frames
+            self._overlay(result)
+
+    def _overlay(self, result) -> None:
+        """The result's points and boxes drawn onto the frame it came from (a daemon-side source's)."""
+        frame = self._frames(self.model_id, result.frame_id)
+        if frame is None:
+            self.no_frame += 1  # a client's frame, or one already gone: nothing to draw on
+            return
+        cmds = (self._host.manifest or {}).get("commands", []) if self._host else []
+        schema = next((c["outputs"] for c in cmds if c["name"] == result.command), [])
+        outputs = result.outputs
+        self.sink.publish(lambda: draw_overlay(_pixels(frame), outputs, schema))
 
     def close(self) -> None:
         if self._attach in self.bridge.listeners:
@@ -221,7 +246,7 @@ class VideoOut:
         self.sink.close()
 
     def status(self) -> dict:
-        return {"model": self.model_id, "output": self.output, **self.sink.status()}
+        return {"model": self.model_id, "output": self.output, **self.sink.status(), "no_frame": self.no_frame}
 
 
 def parse_video_out(text: str) -> tuple[str, str | None, str, str | None]:
@@ -250,7 +275,9 @@ def start_video_out(app, model_id: str, kind: str, output: str | None = None, na
     old = outs.pop(model_id, None)
     if old is not None:
         old.close()
-    outs[model_id] = out = VideoOut(bridge, model_id, kind, output, name)
+    sources = app.get(SOURCES)
+    outs[model_id] = out = VideoOut(bridge, model_id, kind, output, name,
+                                    frames=sources.frame if sources is not None else None)
     log.info("video out of %s: %s %r", model_id, kind, out.sink.name)
     return out
 

@@ -3,7 +3,12 @@
 The names, constructor arguments and `to_dict` keys are those of the old Runway Model SDK, so
 manifests stay byte-compatible. Unlike the old SDK, every `deserialize` validates: a missing input,
 a wrong length, a number out of range or an undecodable image raises `errors.BadInput` (HTTP 400)
-naming the field and what was expected.
+naming the field and what was expected, in the old SDK's form ``Invalid argument: NAME. WHY``
+(`BadInput` is an `InvalidArgumentError`). Constructors raise `MissingArgumentError` and
+`InvalidArgumentError` as the old SDK's did.
+
+Images are checked against the pixel limit from their header, before any decoding: a small file
+claiming a huge size is refused without allocating its bitmap. OpenCV's own limit is set too.
 
 Values on the wire are JSON. Images travel as `data:image/jpeg;base64,...` URIs (a bare base64
 string is accepted too), or, on the binary fast paths, as a `Blob` holding JPEG, PNG or raw bytes.
@@ -20,15 +25,22 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import functools
 import inspect
 import math
 import os
 from dataclasses import dataclass
 
-import cv2
-import numpy as np
+MAX_PIXELS = 40_000_000
+# OpenCV reads its limit once, at the first decode; set it before that (a backstop behind the
+# header check below, which applies each context's own limit).
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 
-from .errors import BadInput, InferenceError
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from ._imagesize import image_size  # noqa: E402
+from .errors import BadInput, InferenceError, InvalidArgumentError, MissingArgumentError  # noqa: E402
 
 __all__ = [
     "BaseType",
@@ -74,7 +86,7 @@ class DecodeContext:
 
     file_root: str | None = None  # `file` inputs must resolve inside this folder
     refuse_files: bool = False  # the daemon without --file-root: no `file` inputs at all
-    max_pixels: int = 40_000_000
+    max_pixels: int = MAX_PIXELS
 
 
 _LOCAL = DecodeContext()
@@ -94,8 +106,38 @@ def _to_py(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+@functools.lru_cache(maxsize=256)
+def _takes(fn, n: int) -> bool:
+    """Whether `fn` accepts `n` positional arguments after self (old custom types take fewer)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (TypeError, ValueError):
+        return True
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return True
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= n
+
+
+def deserialize_value(t: BaseType, value, ctx: DecodeContext | None):
+    """``t.deserialize(value, ctx)``, or ``t.deserialize(value)`` for an old SDK custom type."""
+    if _takes(type(t).deserialize, 2):
+        return t.deserialize(value, ctx)
+    return t.deserialize(value)
+
+
+def serialize_value(t: BaseType, value, output_format: str | None, binary: bool):
+    """``t.serialize(value, output_format, binary)``, with fewer arguments for an old custom type."""
+    fn = type(t).serialize
+    if _takes(fn, 3):
+        return t.serialize(value, output_format, binary)
+    return t.serialize(value, output_format) if _takes(fn, 2) else t.serialize(value)
+
+
 class BaseType:
-    """Base of every data type; subclasses add their own checks and codecs."""
+    """Base of every data type. It is abstract, as in the old SDK: a subclass defines
+    ``serialize(value, output_format=None)`` and ``deserialize(value)`` (ours also take the
+    binary flag and a `DecodeContext`) and extends ``to_dict()``.
+    """
 
     def __init__(self, data_type: str, description: str | None = None):
         self.type = data_type
@@ -103,13 +145,20 @@ class BaseType:
         self.name = data_type  # the registry renames it after its key
 
     def fail(self, message: str) -> BadInput:
-        return BadInput(f"{self.name}: {message}", field=self.name)
+        err = BadInput(f"Invalid argument: {self.name}. {message}", field=self.name)
+        err.detail = message
+        return err
+
+    def missing(self):
+        """What a command receives for this input when the client sent none and the type's
+        default is None."""
+        return None
 
     def deserialize(self, value, ctx: DecodeContext | None = None):
-        return value
+        raise NotImplementedError()
 
-    def serialize(self, value, fmt: str | None = None, binary: bool = False):
-        return value
+    def serialize(self, value, output_format: str | None = None, binary: bool = False):
+        raise NotImplementedError()
 
     def to_dict(self) -> dict:
         return {"name": self.name, "type": self.type, "description": self.description}
@@ -127,6 +176,12 @@ class any(BaseType):  # noqa: A001 - Runway's public name
 
     def __init__(self, description=None):
         super().__init__("any", description)
+
+    def deserialize(self, value, ctx=None):
+        return value
+
+    def serialize(self, value, output_format=None, binary=False):
+        return value
 
 
 class text(BaseType):
@@ -147,7 +202,7 @@ class text(BaseType):
             raise self.fail(f"text is {len(value)} characters, at most {self.max_length} allowed")
         return value
 
-    def serialize(self, value, fmt=None, binary=False):
+    def serialize(self, value, output_format=None, binary=False):
         return str(value)
 
     def to_dict(self):
@@ -160,10 +215,15 @@ class text(BaseType):
 
 
 class number(BaseType):
-    """A number, optionally bounded: ``number(default=0.5, min=0, max=1, step=0.01)``."""
+    """A number, optionally bounded: ``number(default=0.5, min=0, max=1, step=0.01)``.
 
-    def __init__(self, description=None, default=0, step=None, min=None, max=None):  # noqa: A002
+    Without a default it defaults to `min`, else `max`, else 0 (``number(min=1)`` starts at 1).
+    """
+
+    def __init__(self, description=None, default=None, step=None, min=None, max=None):  # noqa: A002
         super().__init__("number", description)
+        if default is None:
+            default = min if min is not None else max if max is not None else 0
         self.default = default
         self.min = min
         self.max = max
@@ -184,7 +244,7 @@ class number(BaseType):
             raise self.fail(f"{value} is above the maximum {self.max}")
         return value
 
-    def serialize(self, value, fmt=None, binary=False):
+    def serialize(self, value, output_format=None, binary=False):
         return _to_py(value)
 
     def to_dict(self):
@@ -197,20 +257,24 @@ class number(BaseType):
 
 
 class boolean(BaseType):
-    """True or false (the strings 'true' and 'false' are accepted for OSC and form clients)."""
+    """True or false. Only JSON booleans, and the exact strings 'true' and 'false' (for query
+    parameters and OSC); not 1, 0 or 'True' (the old SDK was as strict, and `runway.boolean`
+    refuses the strings too)."""
 
     def __init__(self, description=None, default=False):
         super().__init__("boolean", description)
         self.default = default
 
     def deserialize(self, value, ctx=None):
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
+        if isinstance(value, str) and value in ("true", "false"):
+            return value == "true"
         if not isinstance(value, (bool, np.bool_)):
-            raise self.fail(f"expected true or false, got {value!r}")
+            raise self.fail(f"value type {type(value).__name__} is not a boolean: expected true or false, got {value!r}")
         return bool(value)
 
-    def serialize(self, value, fmt=None, binary=False):
+    def serialize(self, value, output_format=None, binary=False):
+        if not isinstance(value, (bool, np.bool_)):
+            raise self.fail(f"value type {type(value).__name__} is not a boolean")
         return bool(value)
 
     def to_dict(self):
@@ -225,15 +289,22 @@ class category(BaseType):
     def __init__(self, description=None, choices=None, default=None):
         super().__init__("category", description)
         if not choices:
-            raise ValueError("category needs a non-empty list of choices")
+            raise MissingArgumentError("choices")
         if default is not None and default not in choices:
-            raise ValueError(f"category default {default!r} is not one of {choices}")
+            raise InvalidArgumentError(self.name, f"default argument {default} is not in choices list")
         self.choices = list(choices)
         self.default = default if default is not None else self.choices[0]
 
     def deserialize(self, value, ctx=None):
-        if value not in self.choices:
-            raise self.fail(f"{value!r} is not one of {self.choices}")
+        try:
+            ok = value in self.choices
+        except TypeError:  # an unhashable value compared against the choices
+            ok = False
+        if not ok:
+            raise self.fail(f"category value {value!r} is not one of {self.choices}")
+        return value
+
+    def serialize(self, value, output_format=None, binary=False):
         return value
 
     def to_dict(self):
@@ -246,7 +317,8 @@ class category(BaseType):
 class vector(BaseType):
     """A fixed-length list of floats, e.g. a latent: ``vector(length=16, sampling_std=1)``.
 
-    Arrives in the command as a numpy ``float32`` array.
+    Arrives in the command as a numpy ``float32`` array. Without a default the manifest says
+    ``"default": null`` (as the old SDK's did) and a request without it gets the mean vector.
     """
 
     def __init__(self, length=None, description=None, default=None, sampling_mean=0, sampling_std=1):
@@ -255,13 +327,16 @@ class vector(BaseType):
             if length is None:
                 length = len(default)
             elif len(default) != length:
-                raise ValueError("vector default does not match its length")
+                raise InvalidArgumentError(self.name, "default argument does not match expected length")
         if length is None:
-            raise ValueError("vector needs a length")
+            raise MissingArgumentError("length")
         self.length = int(length)
         self.sampling_mean = sampling_mean
         self.sampling_std = sampling_std
-        self.default = list(default) if default is not None else [float(sampling_mean)] * self.length
+        self.default = np.asarray(default).tolist() if default is not None else None
+
+    def missing(self):
+        return np.full(self.length, self.sampling_mean, np.float32)
 
     def deserialize(self, value, ctx=None):
         try:
@@ -275,8 +350,11 @@ class vector(BaseType):
             raise self.fail("vector holds a non-finite number")
         return arr
 
-    def serialize(self, value, fmt=None, binary=False):
-        return np.asarray(value, dtype=np.float64).ravel().tolist()
+    def serialize(self, value, output_format=None, binary=False):
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise self.fail(f"expected numbers, got {type(value).__name__}")
+        return (arr.ravel() if arr.ndim else arr).tolist()
 
     def to_dict(self):
         d = super().to_dict()
@@ -293,7 +371,7 @@ class array(BaseType):
     def __init__(self, item_type=None, description=None, min_length=0, max_length=None):
         super().__init__("array", description)
         if item_type is None:
-            raise ValueError("array needs an item_type")
+            raise MissingArgumentError("item_type")
         self.item_type = _as_class_instance(item_type)
         self.item_type.name = f"{self.item_type.type}_array_item"
         self.min_length = min_length
@@ -311,13 +389,13 @@ class array(BaseType):
         out = []
         for i, item in enumerate(value):
             try:
-                out.append(self.item_type.deserialize(item, ctx))
-            except BadInput as e:
-                raise BadInput(f"{self.name}[{i}]: {e.message.split(': ', 1)[-1]}", field=self.name) from None
+                out.append(deserialize_value(self.item_type, item, ctx))
+            except InvalidArgumentError as e:
+                raise self.fail(f"item [{i}]: {e.detail}") from None
         return out
 
-    def serialize(self, value, fmt=None, binary=False):
-        return [self.item_type.serialize(v, fmt, binary) for v in value]
+    def serialize(self, value, output_format=None, binary=False):
+        return [serialize_value(self.item_type, v, output_format, binary) for v in value]
 
     def to_dict(self):
         d = super().to_dict()
@@ -331,8 +409,25 @@ class array(BaseType):
 # --- images -------------------------------------------------------------------------------
 
 
-def decode_image_bytes(data: bytes) -> np.ndarray:
-    """JPEG/PNG bytes to an RGB(A) or grey uint8 array; None when undecodable."""
+class PixelLimit(ValueError):
+    """An image whose header claims more pixels than allowed."""
+
+
+def decode_image_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray | None:
+    """JPEG, PNG, WebP or BMP bytes to an RGB(A) or grey uint8 array; None when undecodable.
+
+    The size comes from the header first: over `max_pixels` raises `PixelLimit` before a single
+    pixel is allocated. Other formats (TIFF, PPM, ...) are not decoded at all.
+    """
+    size = image_size(data)
+    if size is None:
+        return None
+    fmt, w, h = size
+    if w <= 0 or h <= 0:
+        return None
+    if w * h > max_pixels:
+        raise PixelLimit(f"the {fmt.upper()} header says {w}x{h}, over the limit of {max_pixels} pixels; "
+                         "send a smaller image")
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None:
         return None
@@ -376,7 +471,7 @@ def decode_base64(value: str) -> bytes:
             raise ValueError("not valid base64") from None
 
 
-def _to_pixels(value):
+def _to_pixels(value, max_pixels: int = MAX_PIXELS):
     """Whatever an image value is (array, PIL image, Blob, bytes, data URI) to a uint8 array."""
     if isinstance(value, np.ndarray):
         return value
@@ -386,12 +481,14 @@ def _to_pixels(value):
         if value.format == "raw":
             if not value.shape:
                 raise ValueError("a raw image needs its shape")
+            if math.prod(value.shape[:2]) > max_pixels:
+                raise PixelLimit(f"{value.shape[1]}x{value.shape[0]} is over the limit of {max_pixels} pixels")
             return np.frombuffer(value.data, np.uint8).reshape(value.shape)
         value = value.data
     if isinstance(value, str):
         value = decode_base64(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return decode_image_bytes(bytes(value))
+        return decode_image_bytes(bytes(value), max_pixels)
     raise TypeError(type(value).__name__)
 
 
@@ -442,18 +539,22 @@ class image(BaseType):
     ):
         super().__init__("image", description)
         if channels not in (1, 3, 4):
-            raise ValueError("image channels must be 1, 3 or 4")
-        if default_output_format and default_output_format not in ("JPEG", "PNG"):
-            raise ValueError("default_output_format must be JPEG or PNG")
+            raise InvalidArgumentError(self.name, "channels value needs to be 1, 3, or 4")
+        if default_output_format and str(default_output_format).upper() not in ("JPEG", "PNG"):
+            raise InvalidArgumentError(self.name, 'default_output_format needs to be "JPEG" or "PNG"')
         self.channels = channels
-        self.default_output_format = default_output_format or ("JPEG" if channels == 3 else "PNG")
+        self.default_output_format = (str(default_output_format).upper() if default_output_format
+                                      else "JPEG" if channels == 3 else "PNG")
         self.min_width, self.min_height = min_width, min_height
         self.max_width, self.max_height = max_width, max_height
         self.width, self.height = width, height
 
     def _pixels(self, value, ctx):
+        limit = (ctx or _LOCAL).max_pixels
         try:
-            arr = _to_pixels(value)
+            arr = _to_pixels(value, limit)
+        except PixelLimit as e:
+            raise self.fail(str(e)) from None
         except (ValueError, TypeError) as e:
             raise self.fail(f"could not read the image ({e}); send a JPEG or PNG data URI") from None
         if arr is None:
@@ -461,8 +562,8 @@ class image(BaseType):
         if arr.dtype != np.uint8 or arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 3, 4)):
             raise self.fail(f"expected 8-bit pixels with 1, 3 or 4 channels, got {arr.dtype} {arr.shape}")
         h, w = arr.shape[:2]
-        if h * w > (ctx or _LOCAL).max_pixels:
-            raise self.fail(f"{w}x{h} is over the limit of {(ctx or _LOCAL).max_pixels} pixels")
+        if h * w > limit:
+            raise self.fail(f"{w}x{h} is over the limit of {limit} pixels")
         for got, lo, hi, what in ((w, self.min_width, self.max_width, "width"), (h, self.min_height, self.max_height, "height")):
             if lo and got < lo:
                 raise self.fail(f"{what} {got} is below the minimum {lo}")
@@ -477,15 +578,12 @@ class image(BaseType):
             arr = cv2.resize(arr, (self.width, self.height), interpolation=cv2.INTER_AREA)
         return arr
 
-    def serialize(self, value, fmt=None, binary=False):
-        try:
-            arr = np.ascontiguousarray(_to_pixels(value))
-        except (TypeError, ValueError):
-            raise InferenceError(f"{self.name}: the model returned {type(value).__name__}, not an image") from None
+    def serialize(self, value, output_format=None, binary=False):
+        arr = _output_pixels(self, value)
         if arr.dtype != np.uint8:
             arr = np.clip(arr, 0, 255).astype(np.uint8)
         arr = convert_channels(arr, self.channels)
-        fmt = (fmt or self.default_output_format).lower()
+        fmt = (output_format or self.default_output_format).lower()
         if fmt == "raw":
             return Blob("raw", arr.tobytes(), arr.shape)
         if fmt not in _MIME:
@@ -504,13 +602,23 @@ class image(BaseType):
         return d
 
 
-def _palette(n: int) -> list[list[int]]:
-    """Distinct colours for labels that were given none (golden-angle hues)."""
-    out = []
-    for i in range(n):
-        hsv = np.uint8([[[int(i * 137.508) % 180, 200, 255 if i else 0]]])
-        out.append([int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0]])
-    return out
+def _output_pixels(t: BaseType, value) -> np.ndarray:
+    """A model's image output as pixels; anything else is an `InvalidArgumentError`."""
+    try:
+        arr = _to_pixels(value)
+    except (TypeError, ValueError):
+        arr = None
+    if arr is None or arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3) or 0 in arr.shape:
+        raise t.fail(f"value is not an image: expected a PIL or numpy image, got {type(value).__name__}")
+    return np.ascontiguousarray(arr)
+
+
+@functools.lru_cache(maxsize=1)
+def _palette() -> list[list[int]]:
+    """The old SDK's colours for labels given none: colorcet's glasbey_bw, indexed by label id."""
+    import colorcet
+
+    return [[int(c[0] * 255), int(c[1] * 255), int(c[2] * 255)] for c in colorcet.glasbey_bw]
 
 
 class segmentation(image):
@@ -523,14 +631,17 @@ class segmentation(image):
                  min_width=None, min_height=None, max_width=None, max_height=None, width=None, height=None):
         super().__init__(description, 1, min_width, min_height, max_width, max_height, width, height, "PNG")
         self.type = self.name = "segmentation"
+        if label_to_id is None:
+            raise MissingArgumentError("label_to_id")
         if not isinstance(label_to_id, dict) or not label_to_id:
-            raise ValueError("segmentation needs a non-empty label_to_id dict")
+            raise InvalidArgumentError(self.name, "label_to_id argument has invalid type")
         if default_label is not None and default_label not in label_to_id:
-            raise ValueError(f"default_label {default_label!r} is not in label_to_id")
+            raise InvalidArgumentError(self.name, f"default_label {default_label} is not in label map")
+        if not all(isinstance(v, int) and 0 <= v <= 255 for v in label_to_id.values()):
+            raise InvalidArgumentError(self.name, "label ids must be integers from 0 to 255")
         self.label_to_id = dict(label_to_id)
-        palette = _palette(max(self.label_to_id.values()) + 1)
         colors = dict(label_to_color or {})
-        self.label_to_color = {k: list(colors.get(k, palette[v])) for k, v in self.label_to_id.items()}
+        self.label_to_color = {k: list(colors[k]) if k in colors else _palette()[v] for k, v in self.label_to_id.items()}
         self.default_label = default_label or next(iter(self.label_to_id))
         self._lut = np.zeros((256, 3), np.uint8)
         for label, idx in self.label_to_id.items():
@@ -540,13 +651,18 @@ class segmentation(image):
         arr = self._pixels(value, ctx)
         if arr.ndim == 2:
             return arr
-        ids = np.full(arr.shape[:2], self.label_to_id[self.default_label], np.uint8)
-        for label, color in self.label_to_color.items():
-            ids[(arr[:, :, :3] == color).all(axis=2)] = self.label_to_id[label]
-        return ids
+        # A colour map: each pixel takes the label of the nearest label colour (as the old SDK
+        # did), so a JPEG-blurred map still reads. Distances per distinct colour, not per pixel.
+        packed = (arr[:, :, 0].astype(np.uint32) << 16) | (arr[:, :, 1].astype(np.uint32) << 8) | arr[:, :, 2]
+        uniq, inverse = np.unique(packed.ravel(), return_inverse=True)
+        rgb = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.int32)
+        colors = np.array(list(self.label_to_color.values()), np.int32)
+        ids = np.array([self.label_to_id[k] for k in self.label_to_color], np.uint8)
+        nearest = ((rgb[:, None, :] - colors[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+        return ids[nearest][inverse].reshape(arr.shape[:2])
 
-    def serialize(self, value, fmt=None, binary=False):
-        ids = np.asarray(value)
+    def serialize(self, value, output_format=None, binary=False):
+        ids = _output_pixels(self, value)
         if ids.ndim == 2:
             rgb = self._lut[ids.astype(np.uint8)]
         else:
@@ -571,12 +687,18 @@ class segmentation(image):
 
 
 class file(BaseType):  # noqa: A001 - Runway's public name
-    """A path to a file (or folder). From the network, only paths inside the allowed folder."""
+    """A path to a file (or folder). From the network, only paths inside the allowed folder.
 
-    def __init__(self, description=None, is_directory=False, extension=None):
+    Without an allowed folder the path is returned as given (relative paths stay relative, as in
+    the old SDK); inside one it is returned resolved. URLs are refused: the bridge runs offline.
+    """
+
+    def __init__(self, description=None, is_directory=False, extension=None, default=None):
         super().__init__("file", description)
         self.is_directory = is_directory
         self.extension = extension
+        if default is not None:
+            self.default = default
 
     def deserialize(self, value, ctx=None):
         if not isinstance(value, str) or not value:
@@ -598,7 +720,10 @@ class file(BaseType):  # noqa: A001 - Runway's public name
             raise self.fail(f"{value!r} is {'not ' if self.is_directory else ''}a folder")
         if self.extension and not path.endswith(self.extension):
             raise self.fail(f"{value!r} does not end in {self.extension}")
-        return path
+        return path if root else value
+
+    def serialize(self, value, output_format=None, binary=False):
+        return value
 
     def to_dict(self):
         d = super().to_dict()
@@ -606,14 +731,16 @@ class file(BaseType):  # noqa: A001 - Runway's public name
             d["isDirectory"] = True
         if self.extension:
             d["extension"] = self.extension
+        if getattr(self, "default", None):
+            d["default"] = self.default
         return d
 
 
 class directory(file):
     """A path to a folder."""
 
-    def __init__(self, description=None):
-        super().__init__(description, is_directory=True)
+    def __init__(self, description=None, default=None):
+        super().__init__(description, is_directory=True, default=default)
 
 
 # --- geometry (normalised 0..1, origin top left) ------------------------------------------
@@ -638,7 +765,7 @@ class image_point(BaseType):
     def deserialize(self, value, ctx=None):
         return _floats(self, value, 2, "[x, y]")
 
-    def serialize(self, value, fmt=None, binary=False):
+    def serialize(self, value, output_format=None, binary=False):
         return _floats(self, builtins.list(value)[:2], 2, "[x, y]")
 
 
@@ -654,8 +781,8 @@ class image_bounding_box(BaseType):
             raise self.fail("xmin must be below xmax and ymin below ymax")
         return box
 
-    def serialize(self, value, fmt=None, binary=False):
-        return _floats(self, value, 4, "[xmin, ymin, xmax, ymax]")
+    def serialize(self, value, output_format=None, binary=False):
+        return self.deserialize(value)
 
 
 class image_landmarks(BaseType):
@@ -664,15 +791,19 @@ class image_landmarks(BaseType):
     def __init__(self, length, description=None, labels=None, connections=None):
         super().__init__("image_landmarks", description)
         if length <= 0:
-            raise ValueError("landmarks length must be greater than 0")
+            raise InvalidArgumentError(self.name, "landmarks length must be greater than 0")
         if labels and len(labels) != length:
-            raise ValueError("length of labels does not match length")
+            raise InvalidArgumentError(self.name, "length of labels list does not match provided length")
         if connections is not None:
             if not labels:
-                raise ValueError("connections need labels")
-            for a, b in connections:
-                if a not in labels or b not in labels:
-                    raise ValueError(f"connection {a}-{b} names an unknown label")
+                raise InvalidArgumentError(self.name, "connections cannot be defined if labels is undefined")
+            for i, pair in enumerate(connections):
+                if len(pair) != 2:
+                    raise InvalidArgumentError(self.name, f"Expected connection at index {i} to have 2 elements, "
+                                                          f"instead got {len(pair)} elements")
+                for label in pair:
+                    if label not in labels:
+                        raise InvalidArgumentError(self.name, f"{label} is not a valid landmark label")
         self.length = length
         self.labels = labels
         self.connections = connections
@@ -690,11 +821,8 @@ class image_landmarks(BaseType):
         except (TypeError, ValueError):
             raise self.fail(f"expected {self.length} points of [x, y]") from None
 
-    def serialize(self, value, fmt=None, binary=False):
-        try:
-            return self._points(value).tolist()
-        except (TypeError, ValueError):
-            raise InferenceError(f"{self.name}: the model returned malformed landmarks") from None
+    def serialize(self, value, output_format=None, binary=False):
+        return self.deserialize(value)
 
     def to_dict(self):
         d = super().to_dict()

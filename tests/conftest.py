@@ -126,6 +126,8 @@ def launch_daemon(log_dir: Path, *models: str, args: list[str] = (), osc: bool =
     for m in models:
         cmd += ["--model", m]
     cmd += list(args)
+    if "--socketio-port" not in cmd:  # tests never take the old Runway port 3000
+        cmd += ["--no-legacy-ports"]
     log = Path(log_dir) / f"daemon-{port}.log"
     proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=ROOT,
                             env={**_env(), **(env or {})})

@@ -35,7 +35,7 @@ def test_runway_is_importable_only_when_asked():
             "runway.exceptions as e; print(e.MissingInputError('image').to_response(), e.MissingInputError('x').code)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert "{'error': 'Missing input: image.', 'field': 'image'} 400" in out.stdout
+    assert "{'error': 'Missing input: image.', 'traceback': []} 400" in out.stdout  # the old SDK's form
 
 
 def test_config_file_rejects_unknown_settings(tmp_path):

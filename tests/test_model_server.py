@@ -57,11 +57,20 @@ def test_every_type_round_trips_and_images_work(model_server, astronaut):
     status, _, out = s.post("/invert", {"image": data_uri(png(rgba), "image/png").split(",")[1]})
     assert status == 200
     # output format picked by the header
-    status, _, out = s.post("/invert", {"image": data_uri(jpeg(astronaut))}, headers={"X-Runway-Output-Format": "image=PNG"})
-    assert out["image"].startswith("data:image/png;base64,")
+    for header in ("image=PNG", "image=PNG;", "other=JPEG; image=PNG"):  # the old SDK's ';' separator too
+        status, _, out = s.post("/invert", {"image": data_uri(jpeg(astronaut))}, headers={"X-Runway-Output-Format": header})
+        assert out["image"].startswith("data:image/png;base64,"), header
     # segmentation out, 4-channel in, 1-channel out
     status, _, out = s.post("/mask", {"image": data_uri(png(rgba), "image/png")})
     assert status == 200 and out["mask"].startswith("data:image/png") and decode_uri(out["alpha"]).ndim == 2
+
+
+def _bomb_jpeg() -> bytes:
+    """A ~900-byte JPEG whose frame header claims 30000x30000 (it would take 2.7 GB to decode)."""
+    data = bytearray(jpeg(np.zeros((8, 8, 3), np.uint8)))
+    i = data.index(b"\xff\xc0")
+    data[i + 5:i + 9] = (30000).to_bytes(2, "big") * 2
+    return bytes(data)
 
 
 def test_validation_errors_are_400_naming_the_field(model_server):
@@ -69,27 +78,35 @@ def test_validation_errors_are_400_naming_the_field(model_server):
     big = np.zeros((10, 2100, 3), np.uint8)
     cases = [
         ("/invert", {}, "missing input 'image'"),
-        ("/echo", {**ECHO, "vec": [1, 2]}, "vec: expected a vector of length 3, got 2"),
-        ("/echo", {**ECHO, "number": 6}, "number: 6 is above the maximum 5"),
-        ("/echo", {**ECHO, "text": "x" * 11}, "text: text is 11 characters, at most 10 allowed"),
-        ("/echo", {**ECHO, "choice": "z"}, "choice: 'z' is not one of ['a', 'b']"),
-        ("/echo", {**ECHO, "marks": [[0, 0]]}, "marks: expected 2 points of [x, y], got 1"),
-        ("/invert", {"image": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="}, "image: the bytes are not a JPEG or PNG"),
-        ("/invert", {"image": data_uri(png(big), "image/png")}, "image: width 2100 is above the maximum 2000"),
+        ("/echo", {**ECHO, "vec": [1, 2]}, "Invalid argument: vec. expected a vector of length 3, got 2"),
+        ("/echo", {**ECHO, "number": 6}, "Invalid argument: number. 6 is above the maximum 5"),
+        ("/echo", {**ECHO, "text": "x" * 11}, "Invalid argument: text. text is 11 characters, at most 10 allowed"),
+        ("/echo", {**ECHO, "choice": "z"}, "Invalid argument: choice. category value 'z' is not one of ['a', 'b']"),
+        ("/echo", {**ECHO, "flag": "True"}, "Invalid argument: flag. value type str is not a boolean"),
+        ("/echo", {**ECHO, "marks": [[0, 0]]}, "Invalid argument: marks. expected 2 points of [x, y], got 1"),
+        ("/invert", {"image": "data:image/jpeg;base64,/9j/4AAQSkZJRg=="},
+         "Invalid argument: image. the bytes are not a JPEG or PNG"),
+        ("/invert", {"image": data_uri(png(big), "image/png")},
+         "Invalid argument: image. width 2100 is above the maximum 2000"),
+        ("/invert", b"{not json", "The body of all POST requests must contain JSON"),
+        ("/invert", {"image": data_uri(_bomb_jpeg())}, "the JPEG header says 30000x30000, over the limit of"),
     ]
     for path, body, expect in cases:
         status, _, out = s.post(path, body)
         assert status == 400, (path, out)
         assert expect in out["error"], out
     status, _, out = s.post("/nope", {})
-    assert status == 404 and "unknown command 'nope'" in out["error"]
+    assert status == 404 and out == {"error": "Unknown command: nope."}
     status, _, out = s.post("/fail", {"message": "kaput"})
-    assert status == 500 and "kaput" in out["error"] and "traceback" not in out
+    assert status == 500 and out == {"error": "Error during inference: ValueError('kaput')."}  # traceback: debug only
+    assert s.get("/a/b")[2] == {"error": "Not found."}
+    assert http("PUT", s.url + "/setup", {})[:3:2] == (405, {"error": "Method not allowed."})
 
 
 def test_generator_returns_last_over_http(model_server):
     s = model_server(KITCHEN)
     assert s.post("/count", {"steps": 4})[2] == {"n": 4}
+    assert s.post("/progress", {})[2] == {"text": "done"}  # (output, progress) steps: the output, not a string
 
 
 def test_starting_is_visible_during_a_slow_setup(model_server):
@@ -101,13 +118,17 @@ def test_starting_is_visible_during_a_slow_setup(model_server):
     wait_http(s.url + "/healthcheck", s.proc, 30, lambda st, b: b["status"] == "RUNNING")
 
 
-def test_setup_reloads_with_new_options(model_server):
+def test_setup_reloads_with_new_options_and_a_rejected_one_keeps_the_model(model_server):
     s = model_server(KITCHEN)
     assert s.post("/echo", ECHO)[2]["number"] == 2.0
     assert s.post("/setup", {"gain": 2})[2] == {"success": True}
     assert s.post("/echo", ECHO)[2]["number"] == 4.0
     status, _, out = s.post("/setup", {"gain": 99})
     assert status == 400 and "gain" in out["error"]
+    status, _, out = s.post("/setup", {"gain": 7})
+    assert status == 500 and out["error"] == "Error during setup: RuntimeError('setup refused')."
+    assert s.get("/healthcheck")[2] == {"status": "RUNNING"}
+    assert s.post("/echo", ECHO)[2]["number"] == 4.0  # still the model of gain 2
 
 
 def test_rw_meta_prints_the_manifest_and_exits():
@@ -144,9 +165,9 @@ def test_websocket_jobs_stream_and_cancel_a_job_that_is_not_the_newest(model_ser
 
     async def go():
         async with aiohttp.ClientSession() as session, session.ws_connect(s.url.replace("http", "ws") + "/") as ws:
-            await ws.send_json({"type": "submit", "id": "a", "command": "count", "inputs": {"steps": 3, "delay": 0.3}})
-            await ws.send_json({"type": "submit", "id": "b", "command": "count", "inputs": {"steps": 3, "delay": 0.3}})
-            await ws.send_json({"type": "submit", "id": "c", "command": "count", "inputs": {"steps": 2}})
+            await ws.send_json({"type": "submit", "id": "a", "command": "count", "inputData": {"steps": 3, "delay": 0.3}})
+            await ws.send_json({"type": "submit", "id": "b", "command": "count", "inputData": {"steps": 3, "delay": 0.3}})
+            await ws.send_json({"type": "submit", "id": "c", "command": "count", "inputData": {"steps": 2}})
             await asyncio.sleep(0.1)
             await ws.send_json({"type": "cancel", "id": "b"})
             await ws.send_json({"type": "bogus"})
@@ -164,11 +185,12 @@ def test_websocket_jobs_stream_and_cancel_a_job_that_is_not_the_newest(model_ser
     by = {}
     for e in events:
         by.setdefault(e["id"], []).append(e)
-    assert [e["type"] for e in by["a"]] == ["started", "output", "output", "succeeded"]
-    assert [e["progress"] for e in by["a"] if e["type"] == "output"] == [1, 2]
-    assert by["a"][-1]["output"] == {"n": 3}
+    assert [e["type"] for e in by["a"]] == ["started", "output", "output", "output", "succeeded"]
+    assert [e["outputData"] for e in by["a"] if e["type"] == "output"] == [{"n": 1}, {"n": 2}, {"n": 3}]
+    assert all("progress" not in e for e in by["a"])  # the steps gave none
+    assert set(by["a"][-1]) == {"type", "id", "timeElapsed"} and by["a"][-1]["timeElapsed"] >= 800
     assert by["b"][-1]["type"] == "cancelled"
-    assert by["c"][-1] == {"type": "succeeded", "id": "c", "output": {"n": 2}}
+    assert [e["type"] for e in by["c"]] == ["started", "output", "output", "succeeded"]
     assert any(e["type"] == "failed" and "unknown message type" in e["error"] for e in by[None])
 
 
@@ -179,19 +201,21 @@ def test_websocket_job_output_formats_and_error_field(model_server):
     async def go():
         async with aiohttp.ClientSession() as session, session.ws_connect(s.url.replace("http", "ws") + "/") as ws:
             await ws.send_json({"type": "submit", "id": "m", "command": "mask", "formats": {"alpha": "PNG"},
-                                "inputs": {"image": data_uri(png(rgba), "image/png")}})
-            await ws.send_json({"type": "submit", "id": "x", "command": "count", "inputs": {"steps": 99}})
+                                "inputData": {"image": data_uri(png(rgba), "image/png")}})
+            await ws.send_json({"type": "submit", "id": "x", "command": "count", "inputData": {"steps": 99}})
             await ws.send_json({"type": "submit", "id": "y", "command": "count", "formats": {"n": "GIF"}})
-            events = {}
+            events, outputs = {}, {}
             while len(events) < 3:
                 msg = await ws.receive_json(timeout=20)
-                if msg["type"] != "started":
+                if msg["type"] == "output":
+                    outputs[msg["id"]] = msg
+                elif msg["type"] != "started":
                     events[msg["id"]] = msg
-            return events
+            return events, outputs
 
-    events = asyncio.run(go())
-    assert events["m"]["type"] == "succeeded" and events["m"]["output"]["alpha"].startswith("data:image/png;base64,")
-    assert decode_uri(events["m"]["output"]["alpha"]).max() == 200
+    events, outputs = asyncio.run(go())
+    assert events["m"]["type"] == "succeeded" and outputs["m"]["outputData"]["alpha"].startswith("data:image/png;base64,")
+    assert decode_uri(outputs["m"]["outputData"]["alpha"]).max() == 200
     assert events["x"]["type"] == "failed" and events["x"]["status"] == 400 and events["x"]["field"] == "steps"
     assert events["y"]["type"] == "failed" and "GIF" in events["y"]["error"]
 

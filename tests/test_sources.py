@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from liblo_peer import OscDump
 
@@ -120,7 +121,7 @@ def test_network_sources_are_cameras_allowed_files_and_allowed_urls_only(daemon,
                  f"rtsp://127.0.0.1:{free_port()}/cam", "concat:/etc/passwd|/etc/hostname"):
         status, _, body = d.post("/v1/models/haar_faces/source", {"source": spec})
         assert status == 403 and ("--file-root" in body["error"] or "--allow-source-url" in body["error"]), (spec, body)
-    assert d.get("/v1/sources")[2] == {"sources": []}
+    assert d.get("/v1/sources")[2] == {"sources": [], "captures": []}
 
     media = tmp_path / "media"
     media.mkdir()
@@ -137,3 +138,54 @@ def test_network_sources_are_cameras_allowed_files_and_allowed_urls_only(daemon,
     assert status == 400 and "could not open the stream" in body["error"]  # allowed: tried, nothing there
     status, _, body = d2.post("/v1/models/haar_faces/source", {"source": "http://127.0.0.1:1/cam"})
     assert status == 403
+
+
+@pytest.mark.skipif(not VTEST.is_file(), reason="Debian opencv-doc is not installed")
+def test_one_source_two_models_one_capture_two_result_streams(daemon):
+    """pose-and-face-mesh on one camera: the video is opened and read once, each model gets every
+    frame into its own stream, and stopping one model's source keeps the other reading."""
+    spec = str(VTEST)
+    d = daemon("haar_faces", "cartoon", args=["--source", f"haar_faces={spec}", "--source", f"cartoon={spec}"])
+    listed = wait(lambda: (s := d.get("/v1/sources")[2]) and all(x["processed"] >= 3 for x in s["sources"])
+                  and len(s["sources"]) == 2 and s)
+    assert len(listed["captures"]) == 1 and listed["captures"][0]["source"] == spec  # one capture
+    by_model = {s["model"]: s for s in listed["sources"]}
+    assert by_model["haar_faces"]["shared_with"] == ["cartoon"] and by_model["cartoon"]["shared_with"] == ["haar_faces"]
+    # two result streams, both fed from the same frames read
+    frames = listed["captures"][0]["frames_read"]
+    assert all(s["submitted"] <= frames for s in listed["sources"])
+    for model in ("haar_faces", "cartoon"):
+        status, _, data = d.get(f"/v1/models/{model}/data")
+        assert status == 200 and data, model
+    from conftest import http
+
+    status, _, body = http("DELETE", d.url + "/v1/models/cartoon/source")
+    assert status == 200 and body["stopped"] is True
+    before = d.get("/v1/models/haar_faces/source")[2]["processed"]
+    after = wait(lambda: (s := d.get("/v1/sources")[2]) and s["sources"][0]["processed"] > before + 2 and s)
+    assert [s["model"] for s in after["sources"]] == ["haar_faces"] and len(after["captures"]) == 1
+    assert after["sources"][0]["shared_with"] == []
+
+
+def test_source_settings_size_and_mirror(daemon, tmp_path, astronaut):
+    """width/height scale what the model gets, mirror flips it; over HTTP and with --source-set."""
+    from conftest import decode_uri
+
+    path = tmp_path / "still.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (256, 256))
+    for _ in range(10):
+        out.write(cv2.cvtColor(cv2.resize(astronaut, (256, 256)), cv2.COLOR_RGB2BGR))
+    out.release()
+    d = daemon("identity", args=["--backend", "identity=local", "--file-root", str(tmp_path),
+                                 "--source", f"identity={path}", "--source-set", "identity:width=320",
+                                 "--source-set", "identity:height=200", "--source-set", "identity:mirror=true"])
+    st = wait(lambda: (s := d.get("/v1/models/identity/source")[2]).get("processed", 0) >= 2 and s)
+    assert (st["width"], st["height"], st["mirror"]) == (320, 200, True)
+    got = decode_uri(d.get("/v1/models/identity/data")[2]["image"])
+    expected = cv2.resize(cv2.resize(astronaut, (256, 256)), (320, 200), interpolation=cv2.INTER_AREA)
+    err_mirrored = np.abs(got.astype(int) - expected[:, ::-1]).mean()
+    err_plain = np.abs(got.astype(int) - expected).mean()
+    assert got.shape == (200, 320, 3) and err_mirrored < 12 < err_plain, (err_mirrored, err_plain)
+    for bad, field in (({"width": 320}, "height"), ({"width": 5, "height": 5}, "width"), ({"mirror": "yes"}, "mirror")):
+        status, _, body = d.post("/v1/models/identity/source", {"source": path.name, **bad})
+        assert status == 400 and body.get("field") == field, (bad, body)

@@ -115,3 +115,37 @@ def test_sources_lists_an_ndi_sender(frame640, tmp_path):
     finally:
         sender.kill()
         sender.wait()
+
+
+def test_a_model_of_numbers_goes_out_as_its_frames_with_the_boxes_drawn(daemon, frame640, tmp_path):
+    """haar_faces has no picture: over NDI it shows its source's frames with the face boxes on them."""
+    video = tmp_path / "still.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for _ in range(20):
+        out.write(cv2.cvtColor(frame640, cv2.COLOR_RGB2BGR))
+    out.release()
+    name = f"rb-overlay-{time.monotonic_ns()}"
+    d = daemon("haar_faces", args=["--source", f"haar_faces={video}", "--video-out", f"haar_faces=ndi:{name}"])
+    got_path = tmp_path / "frame.npy"
+    r = subprocess.run([sys.executable, str(PEER), "recv", name, str(got_path), "3"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = np.load(got_path).astype(int)
+    still = cv2.imdecode(cv2.imencode(".jpg", cv2.cvtColor(frame640, cv2.COLOR_RGB2BGR))[1], 1)[..., ::-1].astype(int)
+    diff = np.abs(got - still).max(axis=2)
+    assert got.shape == (480, 640, 3)
+    assert np.mean(diff) < 12  # the source's frame...
+    box = d.get("/v1/models/haar_faces/data")[2]["boxes"][0]
+    x0, y0 = int(box[0] * 640), int(box[1] * 480)
+    assert diff[y0 - 2:y0 + 3, x0 + 5:x0 + 40].max() > 80  # ...with the face box drawn where the model found it
+    status = d.get("/v1/models/haar_faces/video-out")[2]
+    assert status["output"] is None and status["sent"] >= 3
+
+
+def test_spout_and_syphon_say_where_they_work(daemon):
+    d = daemon("haar_faces")
+    for scheme, system in (("spout", "Windows"), ("syphon", "macOS")):
+        status, _, body = d.post("/v1/models/haar_faces/source", {"source": f"{scheme}://TouchDesigner"})
+        assert status == 400 and system in body["error"] and "ndi://" in body["error"], body
+        status, _, body = d.post("/v1/models/haar_faces/video-out", {"kind": scheme})
+        assert status == 400 and system in body["error"], body

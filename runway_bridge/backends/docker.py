@@ -131,6 +131,8 @@ class _Job(Pending):
     def __init__(self, command: str, future: asyncio.Future, on_partial, binary: bool):
         super().__init__(future, on_partial)
         self.command, self.binary = command, binary
+        self.last: dict | None = None  # the latest `outputData`: a partial once the next arrives
+        self.steps = 0
 
 
 class DockerBackend(Backend):
@@ -467,7 +469,7 @@ class DockerBackend(Backend):
         ws = await self._job_socket()
         job_id = str(next(self._job_ids))
         job = self._jobs[job_id] = _Job(command, asyncio.get_running_loop().create_future(), on_partial, binary)
-        message = {"type": "submit", "id": job_id, "command": command, "inputs": inputs}
+        message = {"type": "submit", "id": job_id, "command": command, "inputData": inputs}
         if formats:
             message["formats"] = {k: str(v).upper() for k, v in formats.items()}
         try:
@@ -526,11 +528,13 @@ class DockerBackend(Backend):
             if kind == "failed" and msg.get("id") is None:
                 log.warning("model %s refused a job message: %s", self.model_id, msg.get("error"))
             return  # started, or a late answer to a call that gave up
-        if kind == "output":
-            if job.on_partial is not None and not job.future.done():
-                job.on_partial(self._outputs(job.command, msg.get("output") or {}, job.binary), msg.get("progress", 0))
+        if kind == "output":  # every step comes as one; the last is the result (the old SDK's protocol)
+            if job.last is not None and job.on_partial is not None and not job.future.done():
+                job.on_partial(self._outputs(job.command, job.last, job.binary), job.steps)
+            job.steps += 1
+            job.last = msg.get("outputData") or {}
         elif kind == "succeeded":
-            job.finish(result=msg.get("output") or {})
+            job.finish(result=job.last or {})
         elif kind == "failed":
             status = int(msg.get("status") or 500)
             job.finish(error=_status_error(status, msg, f"job failed with status {status} in model {self.model_id}"))

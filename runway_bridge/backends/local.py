@@ -44,7 +44,8 @@ class LocalBackend(Backend):
             # A model that picks its device in setup (imported ONNX models do) says so here.
             self.gpu = bool(getattr(getattr(self._model, "module", None), "GPU", self.card.get("gpu", False)))
         except BaseException:
-            self._transition(BackendState.FAILED)
+            if self.state is BackendState.STARTING:  # else stop() came first: it stays STOPPED
+                self._transition(BackendState.FAILED)
             raise
         self._transition(BackendState.RUNNING)
 

@@ -46,6 +46,11 @@ import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+try:
+    from asyncio import timeout as _timeout
+except ImportError:  # Python 3.10: aiohttp's own dependency, same semantics
+    from async_timeout import timeout as _timeout
+
 from ..errors import BackendUnavailable, BridgeError, Conflict, ModelCrashed, SetupError
 from ..types import DecodeContext
 from ._worker_events import PROTOCOL, Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup, Shutdown
@@ -328,7 +333,7 @@ class ProcessBackend(Backend):
                 await asyncio.to_thread(worker.launch)
             except OSError as e:
                 raise SetupError(f"model {self.name}: cannot start a worker with {self.python}: {e}") from None
-            async with asyncio.timeout(self.setup_timeout_s):
+            async with _timeout(self.setup_timeout_s):
                 ev = await self._boot_fut
                 if isinstance(ev, Loaded):
                     self._manifest = ev.manifest
@@ -338,7 +343,7 @@ class ProcessBackend(Backend):
             if isinstance(ev, Failed):
                 raise self._explained(ev.error)
             self.gpu = ev.gpu
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # distinct classes on 3.10
             self._discard()
             raise SetupError(f"model {self.name}: setup gave no answer within {self.setup_timeout_s:g} s") from None
         except BaseException:
@@ -390,7 +395,7 @@ class ProcessBackend(Backend):
 
     async def wait_running(self, timeout: float = 30) -> None:
         """Wait until a restarting worker serves again (tests, and a host that prefers waiting)."""
-        async with asyncio.timeout(timeout):
+        async with _timeout(timeout):
             while self.state is not BackendState.RUNNING:
                 if self._restart_task is None and self.state is not BackendState.STARTING:
                     raise Conflict(f"model {self.name} is {self.state.value} and not restarting")

@@ -190,12 +190,15 @@ async def read_json(request: web.Request, *, allow_empty: bool = True, text_ok: 
 
 
 def output_formats(request: web.Request) -> dict | None:
-    """``X-Runway-Output-Format: image=PNG, mask=JPEG`` to ``{'image': 'png', ...}``."""
+    """``X-Runway-Output-Format: image=PNG, mask=JPEG`` to ``{'image': 'png', ...}``; the old
+    SDK's ``;`` separator works too."""
     raw = request.headers.get("X-Runway-Output-Format")
     if not raw:
         return None
     out = {}
-    for part in raw.split(","):
+    for part in raw.replace(";", ",").split(","):
+        if not part.strip():
+            continue
         name, _, fmt = part.partition("=")
         if not fmt:
             raise BadInput("X-Runway-Output-Format must look like 'image=PNG'")

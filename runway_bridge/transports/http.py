@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..config import BUILTIN_EXAMPLES
 from ..daemon import BRIDGE
 from ..errors import BadInput, NotFound
 from ..types import Blob
@@ -19,7 +20,7 @@ from . import legacy, openapi
 from ._http import PUBLIC, json_response, output_formats, read_body, read_json
 
 WEB = Path(__file__).resolve().parent.parent / "web"
-EXAMPLES = WEB.parent.parent / "examples"
+EXAMPLES = BUILTIN_EXAMPLES  # the sketches: inside the installed package, or examples/ in a checkout
 P5 = WEB / "vendor" / "node_modules" / "p5" / "lib" / "p5.min.js"
 LAUNCHED = web.AppKey("launched", float)
 
@@ -49,7 +50,7 @@ def setup_http(app: web.Application) -> None:
     r.add_get("/", console)
     r.add_static("/client/", WEB / "client", show_index=False)
     r.add_static("/web/", WEB, show_index=False)
-    if EXAMPLES.is_dir():  # running from a checkout: the p5.js sketches
+    if EXAMPLES.is_dir():
         r.add_static("/examples/", EXAMPLES)
     r.add_get("/vendor/p5.min.js", p5)
 

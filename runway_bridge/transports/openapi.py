@@ -25,6 +25,8 @@ def schema_of(t: dict) -> dict:
         s = {"type": "string", "enum": t["oneOf"]}
     elif kind == "vector":
         s = {"type": "array", "items": {"type": "number"}, "minItems": t["length"], "maxItems": t["length"]}
+        if t.get("default") is None:  # the manifest says null (as the old SDK's); a request without it gets the mean
+            t = {**t, "default": [float(t.get("samplingMean", 0))] * t["length"]}
     elif kind == "array":
         s = {"type": "array", "items": schema_of(t["itemType"]), "minItems": t.get("minLength", 0)}
         if t.get("maxLength"):

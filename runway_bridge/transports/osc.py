@@ -15,7 +15,7 @@ Hostile packets are normal packets. `_osc_decode` reads them in one bounded pass
 are looked up in a dict, and address patterns (``*?[]{}``) are refused: python-osc's pattern
 matching once took minutes on one packet. Senders are filtered before anything is parsed: only
 loopback and the networks of ``--osc-allow CIDR`` are heard (OSC carries no token, so the
-network is the credential); others are dropped without an answer. docs/security-osc.md says why.
+network is the credential); others are dropped without an answer. docs/security.md (OSC) says why.
 Our own `DatagramProtocol` sends nothing implicitly (python-osc's server sends return values).
 """
 

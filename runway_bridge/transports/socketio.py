@@ -20,68 +20,29 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import urllib.parse
 
 import socketio
 from aiohttp import web
 from engineio import packet as eio_packet
-from engineio.async_drivers import aiohttp as eio_aiohttp
 from socketio import packet as sio_packet
 
 from ..daemon import BRIDGE
-from ..errors import BadInput, BridgeError
+from ..errors import BadInput, BridgeError, InferenceError
+from ..jsonsafe import check_depth
 from ..types import Blob
 from ..wire import is_bare_image, outputs_to_json
 from ._http import TOKEN
 from ._outbox import Outbox
+from ._socketio_server import Server as _Server
+from ._socketio_server import WebSocket as _WebSocket
+from ._socketio_server import translate_request as _translate_request
 
 __all__ = ["setup_socketio", "SIO"]
 
 log = logging.getLogger(__name__)
 SIO = web.AppKey("socketio", socketio.AsyncServer)
-
-
-# -- engine.io driver fixes ------------------------------------------------------------------
-class _Body:
-    """The whole request body behind the ``wsgi.input`` interface engine.io reads from."""
-
-    def __init__(self, data: bytes):
-        self.data = data
-
-    async def read(self, n: int = -1) -> bytes:
-        return self.data if n < 0 else self.data[:n]
-
-
-async def _translate_request(request: web.Request) -> dict:
-    # engine.io reads a polling POST with ``request.content.read(length)``, which returns only what
-    # has arrived so far: a large upload (a 47 KB JPEG) is cut short and fails to decode
-    # ("Incorrect padding"). Read the whole body first.
-    environ = eio_aiohttp.translate_request(request)
-    if request.method == "POST":
-        environ["wsgi.input"] = _Body(await request.read())
-    return environ
-
-
-class _WebSocket(eio_aiohttp.WebSocket):
-    """The driver's WebSocket without permessage-deflate (REFERENCE 2: ~48 ms instead of ~2)."""
-
-    async def __call__(self, environ):
-        request = environ["aiohttp.request"]
-        self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
-        await self._sock.prepare(request)
-        self.environ = environ
-        await self.handler(self)
-        return self._sock
-
-
-class _Server(socketio.AsyncServer):
-    async def _handle_eio_disconnect(self, eio_sid, reason):
-        # engine.io leaves a long-polling client's pending GET open for ping_interval +
-        # ping_timeout (45 s) after the client closed; end it, as engine.io does on upgrade
-        await super()._handle_eio_disconnect(eio_sid, reason)
-        sock = self.eio.sockets.get(eio_sid)
-        if sock is not None and not sock.upgraded:
-            sock.queue.put_nowait(eio_packet.Packet(eio_packet.NOOP))
 
 
 # -- wire forms ------------------------------------------------------------------------------
@@ -113,8 +74,24 @@ def _encode(sio, result, namespace: str, binary: bool) -> list:
         if result.progress is not None:
             meta["progress"] = result.progress
         payload["_meta"] = meta
+        check_depth(payload, error=InferenceError)
         result.encoded[key] = _packets(sio, namespace, "data", payload)
     return result.encoded[key]
+
+
+MAX_FRAME_ID = 128  # characters of a string frame id
+
+
+def _frame_id(value):
+    """A frame id is echoed in every result: a number or a short string, nothing that can nest."""
+    if value is None or isinstance(value, str) and len(value) <= MAX_FRAME_ID:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    raise BadInput(f"a frame id must be a number or a string of at most {MAX_FRAME_ID} characters; "
+                   f"got {type(value).__name__}")
 
 
 def _inputs(payload, command: dict | None) -> tuple[dict, object, str | None]:
@@ -126,7 +103,7 @@ def _inputs(payload, command: dict | None) -> tuple[dict, object, str | None]:
     if not isinstance(meta, dict):
         raise BadInput("'_meta' must be an object: {\"frame\": id, \"command\": name}")
     names = {f["name"] for f in command["inputs"]} if command else set()
-    frame = meta.get("frame", payload.get("frame") if "frame" not in names else None)
+    frame = _frame_id(meta.get("frame", payload.get("frame") if "frame" not in names else None))
     inputs = {}
     for k, v in payload.items():
         if k == "_meta" or (k == "frame" and "frame" not in names):
@@ -154,12 +131,18 @@ class _Client:
     def deliver(self, result) -> None:
         if result.error is not None:
             self.error(result.error, result.frame_id)
-        else:
+            return
+        try:
             self.data.put(_encode(self.sio, result, self.namespace, self.binary))
+        except BridgeError as e:  # an output that cannot be sent: say so, keep the model serving
+            self.error(e, result.frame_id)
 
     def others(self, result) -> None:
         if result.stream_id != self.stream.id and result.error is None:
-            self.data.put(_encode(self.sio, result, self.namespace, self.binary))
+            try:
+                self.data.put(_encode(self.sio, result, self.namespace, self.binary))
+            except BridgeError:
+                pass  # its own client hears why
 
     def error(self, err: BridgeError, frame=None) -> None:
         meta = {"model": self.host.id, "frame": frame, "status": err.status, "stream": self.stream.id}
@@ -189,8 +172,10 @@ class _Client:
 # -- server ----------------------------------------------------------------------------------
 def setup_socketio(app: web.Application) -> None:
     # CORS and compression come from the daemon's middleware; handlers never block, so run inline
+    cfg = app[BRIDGE].config
     sio = _Server(async_mode="aiohttp", namespaces="*", cors_allowed_origins=[], http_compression=False,
-                  max_http_buffer_size=app._client_max_size, async_handlers=False)
+                  max_http_buffer_size=app._client_max_size, async_handlers=False,
+                  ping_interval=cfg.socketio_ping_interval, ping_timeout=cfg.socketio_ping_timeout)
     sio.attach(app, socketio_path="socket.io")
     sio.eio._async = {**sio.eio._async, "translate_request": _translate_request, "websocket": _WebSocket}
     app[SIO] = sio

@@ -161,6 +161,7 @@
     }
     if (mine !== selecting) return;
     state.info = info;
+    showVideoOut(id);
     $('#m-start').disabled = false;
     $('#m-stop').disabled = false;
     $('#m-name').textContent = info.name;
@@ -502,6 +503,32 @@
 
   function oscPart(s) { return String(s).replace(/[\s#*,/?[\]{}]/g, '_') || '_'; }
 
+  // Video out: the model's picture published as NDI/Spout/Syphon (the daemon's /video-out API).
+  async function videoOut(method) {
+    const id = state.selected, path = `/v1/models/${id}/video-out`;
+    $('#m-error').textContent = '';
+    try {
+      if (method === 'POST') {
+        const st = await bridge.http('POST', path, { kind: $('#m-vo-kind').value });
+        $('#m-vo-state').textContent = `publishing as "${st.name}" (${st.kind})`;
+      } else {
+        await bridge.http('DELETE', path);
+        $('#m-vo-state').textContent = 'not published';
+      }
+    } catch (e) {
+      $('#m-error').textContent = e.message;
+    }
+  }
+
+  async function showVideoOut(id) {
+    try {
+      const st = await bridge.http('GET', `/v1/models/${id}/video-out`);
+      if (id === state.selected) $('#m-vo-state').textContent = `publishing as "${st.name}" (${st.kind}), ${st.sent} frames sent`;
+    } catch (e) {
+      if (id === state.selected) $('#m-vo-state').textContent = 'not published';
+    }
+  }
+
   async function renderEndpoints() {
     const info = state.info, id = info.id, cmd = command();
     const base = `${bridge.url}/v1/models/${id}`;
@@ -575,6 +602,8 @@
   $('#m-inputs').addEventListener('change', () => { if (state.rerun) state.rerun(); });
   for (const r of document.querySelectorAll('input[name=input]')) r.addEventListener('change', () => { halt(); inputKindChanged(); });
   $('#m-source-start').addEventListener('click', sourceStart);
+  $('#m-vo-start').addEventListener('click', () => videoOut('POST'));
+  $('#m-vo-stop').addEventListener('click', () => videoOut('DELETE'));
   $('#m-source-stop').addEventListener('click', sourceStop);
   $('#bridge-url').textContent = bridge.url;
 

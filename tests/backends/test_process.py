@@ -78,7 +78,7 @@ async def test_crash_restarts_and_neighbour_is_unaffected(backends, name, words)
 @pytest.mark.asyncio
 async def test_crash_in_setup_is_a_setup_error_with_the_models_words(backends, caplog):
     caplog.set_level(logging.INFO, "runway_bridge.worker")
-    with pytest.raises(SetupError, match="FileNotFoundError: no weights at /missing/weights.bin"):
+    with pytest.raises(SetupError, match=r"FileNotFoundError\('no weights at /missing/weights.bin'\)"):
         await backends("crash_in_setup")
     assert "loading /missing/weights.bin" in caplog.text  # its prints reach the daemon's log
 

@@ -255,3 +255,24 @@ def test_console_readout_in_view_at_1280x800_and_a_favicon(bridge_daemon, drive,
     v = answer["values"]
     assert v["fps"]["scrolled"] == 0 and 0 < v["fps"]["bottom"] <= v["fps"]["height"], v["fps"]
     assert v["icon"]["status"] == 200 and v["icon"]["type"].startswith("image/svg") and v["icon"]["size"] > 100
+
+
+def test_console_publishes_a_model_as_ndi_video(bridge_daemon, drive):
+    """The video-out panel: Publish starts an NDI output of the model, Stop ends it."""
+    import pytest
+
+    pytest.importorskip("NDIlib", reason="NDI needs ndi-python")
+    answer = drive(bridge_daemon.url + "/?model=haar_faces", [
+        {"wait": "!document.querySelector('#m-run').hidden"},
+        {"click": "#m-video-out summary"},
+        {"select": ["#m-vo-kind", "ndi"]},
+        {"click": "#m-vo-start"},
+        {"wait": "document.querySelector('#m-vo-state').textContent.startsWith('publishing')"},
+        {"eval": "fetch('/v1/models/haar_faces/video-out').then((r) => r.json())", "as": "published"},
+        {"click": "#m-vo-stop"},
+        {"wait": "document.querySelector('#m-vo-state').textContent === 'not published'"},
+        {"eval": "fetch('/v1/models/haar_faces/video-out').then((r) => r.status)", "as": "after"},
+    ], name="console-video-out", use_camera=False)
+    v = answer["values"]
+    assert v["published"]["kind"] == "ndi" and v["published"]["name"] == "runway_bridge haar_faces"
+    assert v["after"] == 404

@@ -12,9 +12,10 @@
 // {"$bytes": length, "$head": "first 4 bytes in hex"}.
 "use strict";
 const fs = require("fs");
-const { io } = require("socket.io-client");
-
+// "client": "v2" uses socket.io-client 2.x (Engine.IO 3), as Runway's examples bundled; default 4.x.
 const plan = JSON.parse(process.argv[2]);
+const v2 = plan.client === "v2";
+const io = v2 ? require("socket.io-client-v2") : require("socket.io-client").io;
 const print = (event, data) => process.stdout.write(JSON.stringify({ event, data }, replacer) + "\n");
 
 function replacer(key, value) {
@@ -43,10 +44,22 @@ for (const event of ["info", "data", "error"]) {
     if (i >= 0) waiting.splice(i, 1)[0].resolve(data);
   });
 }
+socket.on("disconnect", (reason) => print("disconnect", { reason }));
+let isConnected = false;
+socket.on("connect", () => { isConnected = true; });
 socket.on("connect_error", (err) => {
   print("connect_error", { message: err.message, data: err.data || null });
   process.exit(0);
 });
+if (v2) {
+  // 2.x reports a refused connection as an `error` event carrying the message string
+  socket.on("error", (data) => {
+    if (!isConnected && typeof data === "string") {
+      print("connect_error", { message: data, data: null });
+      process.exit(0);
+    }
+  });
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
