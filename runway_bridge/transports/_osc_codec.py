@@ -37,7 +37,7 @@ MAX_UDP = 65507  # the largest UDP payload over IPv4
 MAX_ITEMS = 16
 MAX_NAMED_POINTS = 64
 ITEM_TYPES = frozenset({"image_point", "image_bounding_box", "image_landmarks", "vector", "array"})
-_BAD = re.compile(r"[\s#*,/?\[\]{}]")
+_BAD = re.compile(r"[\s\x00#*,/?\[\]{}]")  # NUL too: it would end the OSC string early
 _MIME_PREFIX = len("data:image/jpeg;base64,")
 
 
@@ -238,7 +238,8 @@ def data_message(address: str, outputs: dict, limit: int, model: str | None = No
 
     Outputs too big for the datagram (images first, then the largest) become note strings.
     """
-    room = limit - _padded(len(address.encode())) - 4 - 1  # the ",s" tag and the string's NUL
+    # after the address and the ",s" tag, a string of n bytes takes _padded(n): its NUL and padding
+    room = 4 * ((limit - _padded(len(address.encode())) - 4) // 4) - 1
     keys = {k: json.dumps(k) for k in outputs}
     fields = {k: _field(v, room) for k, v in outputs.items()}
     notes: dict[str, str] = {}

@@ -7,11 +7,12 @@ import struct
 import time
 
 import aiohttp
+import pytest
 
 from runway_bridge.types import Blob
 from runway_bridge.wire import decode_frame, encode_frame
 
-from conftest import jpeg
+from conftest import jpeg, launch_daemon
 
 
 def ws_url(d, path="/v1/models/kitchen_sink/stream", **query):
@@ -192,3 +193,127 @@ def test_stream_to_a_stopped_model_is_refused_clearly(daemon):
 
     status, body = asyncio.run(go())
     assert status == 409 and "not running" in body["error"]
+
+
+def _frame(header: dict, tail: bytes = b"") -> bytes:
+    head = json.dumps(header).encode()
+    return struct.pack(">I", len(head)) + head + tail
+
+
+def _raw(head: bytes, tail: bytes = b"") -> bytes:
+    return struct.pack(">I", len(head)) + head + tail
+
+
+def _part(**kw) -> dict:
+    return {"name": "image", "format": "jpeg", "size": 1, **kw}
+
+
+# Each of these made the handler raise after the socket was open, so aiohttp wrote an HTTP 500
+# into the WebSocket (the client saw "non-zero reserved bits"), or reached the model as a 500.
+# Each must be a 4xx JSON error message on a socket that keeps working.
+MALFORMED = {
+    "text_nested_5000_deep": ("[" * 5000 + "]" * 5000, "nests deeper"),
+    "text_frame_nested_deep": ('{"frame": ' + "[" * 5000 + "]" * 5000 + "}", "nests deeper"),
+    "text_5000_digit_integer": ('{"frame": ' + "9" * 5000 + "}", "digits"),
+    "text_nan_frame_id": ('{"frame": NaN, "inputs": {}}', "NaN"),
+    "text_not_json": ("not json", "not valid JSON"),
+    "text_inputs_a_list": ('{"inputs": []}', "as text"),
+    "text_command_a_list": ('{"command": [1], "inputs": {}}', "'command'"),
+    "text_command_an_object": ('{"command": {}, "inputs": {}}', "'command'"),
+    "text_unknown_command": ('{"command": "nope", "inputs": {}}', "no command 'nope'"),
+    "text_frame_id_an_object": ('{"frame": {"a": 1}, "inputs": {}}', "'frame'"),
+    "text_frame_id_too_long": (json.dumps({"frame": "x" * 300}), "'frame'"),
+    "binary_list_an_int": (_frame({"binary": 5}), "'binary'"),
+    "binary_list_a_string": (_frame({"binary": "abc"}), "'binary'"),
+    "binary_entry_a_string": (_frame({"binary": ["abc"]}), "'binary' entry"),
+    "binary_too_many_parts": (_frame({"binary": [_part(name=str(i)) for i in range(65)]}, b"x" * 65), "at most 64"),
+    "size_infinite": (_raw(b'{"binary": [{"name": "image", "format": "jpeg", "size": 1e400}]}', b"x"), "'size'"),
+    "size_a_float": (_frame({"binary": [_part(size=1.5)]}, b"xx"), "'size'"),
+    "size_a_string": (_frame({"binary": [_part(size="2")]}, b"xx"), "'size'"),
+    "size_a_bool": (_frame({"binary": [_part(size=True)]}, b"x"), "'size'"),
+    "size_negative": (_frame({"binary": [_part(size=-1)]}, b"xx"), "'size'"),
+    "size_huge": (_frame({"binary": [_part(size=10**30)]}, b"xx"), "truncated"),
+    "size_too_small_trailing_bytes": (_frame({"binary": [_part(size=1)]}, b"xyz"), "2 bytes follow"),
+    "name_an_object": (_frame({"binary": [_part(name={})]}, b"x"), "'name'"),
+    "name_a_list": (_frame({"binary": [_part(name=[])]}, b"x"), "'name'"),
+    "name_twice": (_frame({"binary": [_part(), _part()]}, b"xy"), "twice"),
+    "format_unknown": (_frame({"binary": [_part(format="gif")]}, b"x"), "format must be"),
+    "format_a_list": (_frame({"binary": [_part(format=[])]}, b"x"), "format must be"),
+    "raw_shape_an_int": (_frame({"binary": [_part(format="raw", size=3, shape=3)]}, b"xxx"), "'shape'"),
+    "raw_shape_negative": (_frame({"binary": [_part(format="raw", size=3, shape=[-1, -1, 3])]}, b"xxx"), "'shape'"),
+    "raw_shape_floats": (_frame({"binary": [_part(format="raw", size=3, shape=[1.5, 2, 1])]}, b"xxx"), "'shape'"),
+    "raw_shape_5_channels": (_frame({"binary": [_part(format="raw", size=5, shape=[1, 1, 5])]}, b"x" * 5), "'shape'"),
+    "raw_shape_mismatch": (_frame({"binary": [_part(format="raw", size=3, shape=[2, 2, 3])]}, b"xxx"), "matching"),
+    "header_nested_deep": (struct.pack(">I", 20000) + b"[" * 10000 + b"]" * 10000, "nests deeper"),
+    "header_5000_digit_integer": (_raw(b'{"frame":' + b"1" * 5000 + b"}"), "digits"),
+    "header_not_utf8": (struct.pack(">I", 4) + b"\xff\xfe\xfd\xfc", "UTF-8"),
+    "header_length_over_the_limit": (struct.pack(">I", 70000) + b"{}" + b" " * 70000, "at most 65536"),
+    "header_longer_than_the_message": (struct.pack(">I", 500) + b'{"frame": 1', "truncated"),
+}
+
+
+@pytest.fixture(scope="module")
+def sink(tmp_path_factory):
+    """One daemon for the parametrised cases (each case gets its own socket)."""
+    d = launch_daemon(tmp_path_factory.mktemp("ws"), "kitchen_sink")
+    yield d
+    d.stop()
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_malformed_header_values_get_a_json_error_and_the_socket_lives(sink, astronaut, name):
+    d = sink
+    data, expect = MALFORMED[name]
+    good = encode_frame({"frame": "ok"}, [("image", Blob("jpeg", jpeg(astronaut[:8, :8])))])
+
+    async def go():
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d)) as ws:
+            await (ws.send_str(data) if isinstance(data, str) else ws.send_bytes(data))
+            bad = await ws.receive(timeout=10)
+            await ws.send_bytes(good)
+            after = await ws.receive(timeout=10)
+            return bad, after
+
+    bad, after = asyncio.run(go())
+    assert bad.type == aiohttp.WSMsgType.TEXT, (bad.type, bad.data)
+    err = json.loads(bad.data)
+    assert err["type"] == "error" and err["status"] == (404 if "no command" in expect else 400), err
+    assert expect in err["error"], err
+    assert after.type == aiohttp.WSMsgType.BINARY and parse(after)["frame"] == "ok"
+    assert "Traceback" not in d.output()
+
+
+
+def test_an_output_too_deep_for_json_is_an_error_message_and_the_stream_lives(daemon):
+    """An `any` output nested 3,000 deep cannot be encoded: the client hears why, once per frame,
+    the socket stays open and the next frame is served (nothing dies in result delivery)."""
+    d = daemon("deep_output")
+
+    async def go():
+        url = d.url.replace("http", "ws") + "/v1/models/deep_output/stream"
+        async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+            await ws.send_str(json.dumps({"frame": 1, "inputs": {"depth": 3000}}))
+            deep = json.loads((await ws.receive(timeout=10)).data)
+            await ws.send_str(json.dumps({"frame": 2, "inputs": {"depth": 3}}))
+            shallow = json.loads((await ws.receive(timeout=10)).data)
+            return deep, shallow
+
+    deep, shallow = asyncio.run(go())
+    assert deep["type"] == "error" and deep["status"] == 500 and deep["frame"] == 1, deep
+    assert "nests deeper" in deep["error"]
+    assert shallow["type"] == "result" and shallow["outputs"]["value"] == [[[0]]]
+    assert d.state("deep_output") == "RUNNING"
+
+
+def test_a_message_over_max_body_closes_the_socket_with_1009(daemon):
+    d = daemon("kitchen_sink", args=["--max-body", "100000"])
+
+    async def go():
+        async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d)) as ws:
+            await ws.send_bytes(b"\0" * 200_000)
+            msg = await ws.receive(timeout=10)
+            return msg.type, ws.close_code
+
+    kind, code = asyncio.run(go())
+    assert kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING) and code == 1009, (kind, code)
+    assert d.state("kitchen_sink") == "RUNNING"
