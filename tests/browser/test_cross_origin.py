@@ -75,7 +75,7 @@ def test_a_page_from_another_site_cannot_start_a_model_open_a_source_or_read_dat
             assert str(r[key]).startswith("blocked"), (key, r)
         assert r["start_simple"] == r["source_simple"] == "opaque"  # sent, unreadable: the daemon must refuse it
         assert d.state("haar_faces") == "STOPPED"
-        assert d.get("/v1/sources")[2] == {"sources": []}
+        assert d.get("/v1/sources")[2] == {"sources": [], "captures": []}
     finally:
         d.stop()
 
