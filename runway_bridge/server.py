@@ -108,6 +108,32 @@ async def _serve(app: web.Application, host: str, port: int, after_bind: Callabl
         await runner.cleanup()
 
 
+class _ClientErrorFilter(logging.Filter):
+    """aiohttp logs a full traceback for every malformed request a client sends (a header over
+    8 KB, a bad request line): one line each instead, rate limited, since any client can repeat it."""
+
+    def __init__(self):
+        super().__init__()
+        self._seen: list[float] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if not isinstance(exc, HttpProcessingError):
+            return True
+        import time
+
+        now = time.monotonic()
+        self._seen = [t for t in self._seen if now - t < 10][-20:] + [now]
+        if len(self._seen) > 5:  # at most five lines per 10 s
+            return False
+        record.msg, record.args = "bad request from a client: %s", (str(exc).splitlines()[0][:200],)
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def serve(app: web.Application, host: str, port: int, after_bind=None, extra_ports: list[int] | None = None) -> None:
     """Run `app` on host:port until Ctrl+C; `after_bind(port)` runs once the port answers.
     `extra_ports` serve the same app too, each only if free (a busy one is a warning and is
@@ -118,6 +144,7 @@ def serve(app: web.Application, host: str, port: int, after_bind=None, extra_por
         uvloop.install()
     except ImportError:
         pass
+    logging.getLogger("aiohttp.server").addFilter(_ClientErrorFilter())
     asyncio.run(_serve(app, host, port, after_bind, extra_ports))
 
 
