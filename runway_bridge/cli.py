@@ -107,7 +107,7 @@ def _token(args) -> str | None:
     return args.token
 
 def _backend_kinds() -> tuple[str, ...]:
-    from .backends.base import KINDS
+    from .backends import KINDS
 
     return tuple(KINDS)
 

@@ -10,6 +10,7 @@ import logging
 
 from aiohttp import web
 
+from .appkeys import BRIDGE
 from .backends import create as create_backend
 from .catalog import Catalog, Entry
 from .config import Config
@@ -114,8 +115,6 @@ class Bridge:
     async def close(self) -> None:
         await asyncio.gather(*(h.stop() for h in self.hosts.values()), return_exceptions=True)
 
-
-BRIDGE = web.AppKey("bridge", Bridge)
 
 
 def create_app(config: Config, bridge: Bridge | None = None) -> web.Application:

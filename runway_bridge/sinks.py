@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from aiohttp import web
 
-from .daemon import BRIDGE
+from .appkeys import BRIDGE
 from .errors import BadInput, BridgeError, NotFound
 from .overlay import draw_overlay
 from .sources import SOURCES

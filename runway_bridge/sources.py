@@ -25,8 +25,8 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
+from .appkeys import BRIDGE
 from .capture import Capture
-from .daemon import BRIDGE
 from .errors import BadInput, BridgeError, NotFound
 from .host import HostState
 from .transports._http import json_response, read_json

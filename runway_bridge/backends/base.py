@@ -1,4 +1,4 @@
-"""The one interface every backend implements, and the factory that picks one by name."""
+"""The one interface every backend implements. The factory that picks one is in `backends/__init__.py`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import enum
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import BadInput, Conflict
+from ..errors import Conflict
 
-__all__ = ["Backend", "BackendState", "Pending", "create", "KINDS"]
+__all__ = ["Backend", "BackendState", "Pending"]
 
 
 class BackendState(enum.Enum):
@@ -86,21 +86,3 @@ class Pending:
                 self.future.set_exception(error)
             else:
                 self.future.set_result(result)
-
-
-KINDS = ("local", "process", "docker", "remote")
-
-
-def create(kind: str, model_dir: Path, card: dict | None = None, **kwargs) -> Backend:
-    """The backend named `kind` for the adapter in `model_dir`."""
-    if kind == "local":
-        from .local import LocalBackend as cls
-    elif kind == "process":
-        from .process import ProcessBackend as cls
-    elif kind == "docker":
-        from .docker import DockerBackend as cls
-    elif kind == "remote":
-        from .remote import RemoteBackend as cls
-    else:
-        raise BadInput(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
-    return cls(model_dir, card, **kwargs)

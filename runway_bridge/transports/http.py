@@ -11,8 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ..appkeys import BRIDGE
 from ..config import BUILTIN_EXAMPLES
-from ..daemon import BRIDGE
 from ..errors import BadInput, NotFound
 from ..types import Blob
 from ..wire import is_bare_image, outputs_to_json

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from ..daemon import BRIDGE
+from ..appkeys import BRIDGE
 from ..errors import BadInput, NotFound
 from ._http import json_response, read_json
 

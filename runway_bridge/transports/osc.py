@@ -33,7 +33,7 @@ from aiohttp import web
 
 from .. import jsonsafe
 from .._ratelimit_log import RateLimitedLog
-from ..daemon import BRIDGE
+from ..appkeys import BRIDGE
 from ..errors import BadInput, BridgeError
 from . import _osc_bundle as bundling
 from . import _osc_codec as codec

@@ -28,7 +28,7 @@ from aiohttp import web
 from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
-from ..daemon import BRIDGE
+from ..appkeys import BRIDGE
 from ..errors import BadInput, BridgeError, InferenceError
 from ..jsonsafe import check_depth
 from ..types import Blob

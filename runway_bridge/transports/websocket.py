@@ -21,7 +21,7 @@ import time
 from aiohttp import WSMsgType, web
 
 from .. import jsonsafe
-from ..daemon import BRIDGE
+from ..appkeys import BRIDGE
 from ..errors import BadInput, BridgeError, NotFound
 from ..wire import decode_frame, result_message
 from ._outbox import Outbox

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from runway_bridge.backends.base import KINDS
+from runway_bridge.backends import KINDS
 
 from conftest import ROOT
 
