@@ -38,6 +38,11 @@ class Backend(abc.ABC):
 
     kind = "abstract"
     gpu = False
+    # How many calls the host may have in flight here at once: 1 runs them one by one; a backend
+    # that pipelines (decodes the next frame while the model runs) or scales out says more.
+    concurrency = 1
+    # Whether `call_batch` runs a list of inputs as one call of a batching command.
+    batching = False
 
     def __init__(self, model_dir: Path | None, card: dict | None = None):
         self.model_dir = Path(model_dir) if model_dir is not None else None  # None: runs elsewhere (remote)
@@ -63,6 +68,13 @@ class Backend(abc.ABC):
     async def call(self, command: str, inputs: dict, *, binary: bool = False, formats: dict | None = None,
                    timings: dict | None = None, on_partial: Callable[[dict, int], None] | None = None) -> dict:
         """Run one command to its end and return its outputs."""
+
+    async def call_batch(self, command: str, inputs: list[dict], *, binary: bool = False,
+                         formats: dict | None = None, timings: dict | None = None) -> list:
+        """Run a batching command (``@command(..., batch=N)``) once on a list of inputs; returns one
+        entry per input, in order: its outputs, or the `BridgeError` of that input alone (one bad
+        frame fails only itself). An error of the whole call raises."""
+        raise NotImplementedError(f"the {self.kind} backend does not run batches")
 
     async def manifest(self) -> dict:
         """The model's options and commands, as `Model.manifest` gives them."""
