@@ -319,7 +319,7 @@ class Host:
             if slot is None:
                 await self._idle()
                 continue
-            jobs = self.sched.take()
+            jobs = self.sched.take(capacity=self.replicas.capacity)
             if not jobs:
                 self.replicas.release(slot)
                 await self._idle()
@@ -335,7 +335,8 @@ class Host:
         """More frames of the same command for a batch, waiting at most the card's wait_ms for
         streams that have none in it yet (never when every stream on it is already in)."""
         command = jobs[0].command
-        more = self.sched.take(command, limit - len(jobs))
+        cap = self.replicas.capacity
+        more = self.sched.take(command, limit - len(jobs), cap)
         wait = float((self.backend.card.get("batch") or {}).get("wait_ms", BATCH_WAIT_MS)) / 1000
         deadline = time.perf_counter() + wait
         while len(jobs) + len(more) < limit and self.sched.could_send(command, jobs + more):
@@ -343,7 +344,7 @@ class Host:
             if left <= 0:
                 break
             await self._idle(left)
-            more += self.sched.take(command, limit - len(jobs) - len(more))
+            more += self.sched.take(command, limit - len(jobs) - len(more), cap)
         return more
 
     async def _run(self, slot: int, jobs: list[Job]) -> None:
