@@ -315,13 +315,13 @@ class Host:
     async def _serve(self) -> None:
         """Take work whenever a replica has room; each call runs as its own task."""
         while True:
-            slot = self.replicas.acquire()
+            slot, opens_in = self.replicas.acquire(time.perf_counter())
             if slot is None:
-                await self._idle()
+                await self._idle(opens_in)
                 continue
             jobs = self.sched.take(capacity=self.replicas.capacity)
             if not jobs:
-                self.replicas.release(slot)
+                self.replicas.unacquire(slot)
                 await self._idle()
                 continue
             limit = self._batch.get(jobs[0].command, 1)
@@ -354,7 +354,7 @@ class Host:
         try:
             outs = await self._invoke(backend, jobs, timings)
         finally:
-            self.replicas.release(slot)
+            self.replicas.release(slot, timings)
             self._wake.set()
         done = time.perf_counter()
         self.last_command_at = time.time()
