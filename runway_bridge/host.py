@@ -99,6 +99,7 @@ class Host:
         self._starting: asyncio.Task | None = None
         self._calls: dict[asyncio.Task, list[Job]] = {}  # calls in flight, failed by the supervisor if it dies
         self._batch: dict[str, int] = {}  # the largest batch of each batching command
+        self._last_batch: dict[str, int] = {}  # the size of each one's last batch
 
     @property
     def queue(self):
@@ -332,19 +333,23 @@ class Host:
             task.add_done_callback(self._call_done)
 
     async def _fill(self, jobs: list[Job], limit: int) -> list[Job]:
-        """More frames of the same command for a batch, waiting at most the card's wait_ms for
-        streams that have none in it yet (never when every stream on it is already in)."""
+        """More frames of the same command for a batch, waiting at most the card's wait_ms while a
+        stream on it has none in it yet, or while it is smaller than the last batch (requests
+        from clients in lockstep come back together); never when nothing more could come."""
         command = jobs[0].command
+        expect = self._last_batch.get(command, 1)
         cap = self.replicas.capacity
         more = self.sched.take(command, limit - len(jobs), cap)
         wait = float((self.backend.card.get("batch") or {}).get("wait_ms", BATCH_WAIT_MS)) / 1000
         deadline = time.perf_counter() + wait
-        while len(jobs) + len(more) < limit and self.sched.could_send(command, jobs + more):
+        while len(jobs) + len(more) < limit and (len(jobs) + len(more) < expect
+                                                 or self.sched.could_send(command, jobs + more)):
             left = deadline - time.perf_counter()
             if left <= 0:
                 break
             await self._idle(left)
             more += self.sched.take(command, limit - len(jobs) - len(more), cap)
+        self._last_batch[command] = len(jobs) + len(more)
         return more
 
     async def _run(self, slot: int, jobs: list[Job]) -> None:
