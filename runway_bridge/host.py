@@ -1,11 +1,10 @@
 """One running model: its lifecycle, its dispatch to replicas, and result fan-out.
 
 Work arrives through the `scheduling.Scheduler` (a bounded request queue and latest-frame-wins
-streams, round robin). One scheduler task per model takes the next work whenever a replica has
-room (`replicas.Replicas`; a pipelined local backend takes two calls, one decoding while the
-other infers) and runs each call as its own task, so the model never idles while work waits.
-A command that takes a batch gets the pending frames of several streams in one call; the host
-waits at most the card's ``[batch] wait_ms`` for the batch to fill.
+streams, round robin). One scheduler task per model (`dispatch.Dispatcher`) takes the next work
+whenever a replica has room (`replicas.Replicas`; a pipelined local backend takes two calls, one
+decoding while the other infers), runs each call as its own task and gathers batches; results
+come back here, to be answered in order.
 
 Every result also goes to the model's subscribers (the Runway ``data`` listeners on every
 transport). Delivery callbacks must not block: each transport keeps its own latest-wins outbox.
