@@ -94,7 +94,7 @@ async def test_frames_of_several_streams_are_batched_and_go_back_to_their_own_st
     for rnd in range(3):
         for i, s in enumerate(streams):
             s.submit({"n": i * 10 + rnd}, frame_id=f"s{i}-f{rnd}")
-        await until(lambda: all(len(got[i]) > rnd for i in range(8)))
+        await until(lambda r=rnd: all(len(got[i]) > r for i in range(8)))
     await asyncio.gather(blocker, blocker2)
     for i in range(8):
         assert [r.frame_id for r in got[i]] == [f"s{i}-f{k}" for k in range(3)]

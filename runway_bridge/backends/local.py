@@ -64,13 +64,16 @@ class LocalBackend(Backend):
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
         self._check()
         cmd = self._model.get_command(command)
-        if cmd.is_generator or cmd.batch:
+        if cmd.is_generator:
             return await self._whole(command, inputs, binary, formats, timings, on_partial)
         t = timings if timings is not None else {}
         t0 = time.perf_counter()
         args = await codec_pool.run(self._model.decode, command, inputs, self._ctx)
         t1 = time.perf_counter()
-        raw = await self._run(self._model.infer, self._state, command, args)
+        if cmd.batch:  # a batching command called alone (batching off, or another path): a batch of one
+            raw = (await self._run(self._model.infer_batch, self._state, command, [args]))[0]
+        else:
+            raw = await self._run(self._model.infer, self._state, command, args)
         t2 = time.perf_counter()
         out = await codec_pool.run(self._model.encode, command, raw, formats, binary)
         t["decode"], t["model"] = (t1 - t0) * 1000, (t2 - t1) * 1000  # model: includes its wait
@@ -78,7 +81,7 @@ class LocalBackend(Backend):
         return out
 
     async def _whole(self, command, inputs, binary, formats, timings, on_partial):
-        """A generator (or a batching command called alone) runs entirely on the model thread."""
+        """A generator runs entirely on the model thread, its steps sent as they come."""
         loop = asyncio.get_running_loop()
         partial = None
         if on_partial is not None:
