@@ -63,6 +63,10 @@ class Bridge:
             kwargs = {"ctx": self.ctx} if kind in ("local", "process") else {}
             if kind == "remote":
                 kwargs = {"token": self.config.remote_token}
+            elif kind == "ray":  # where Ray runs (--ray, --ray-cpus); replicas from --replicas when given
+                replicas = (getattr(self.config, "replicas", None) or {}).get(model_id)
+                kwargs = {"ctx": self.ctx, "address": self.config.ray, "num_cpus": self.config.ray_cpus,
+                          **({"replicas": replicas} if replicas else {})}
             host = Host(model_id, create_backend(kind, entry.dir, entry.card, **kwargs),
                         default_command=entry.default_command, queue_size=self.config.queue_size,
                         metrics=self.metrics, budget=self.budget)
