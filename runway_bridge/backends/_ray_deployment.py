@@ -9,6 +9,7 @@ while the bridge's errors already say what the client should read.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from ..errors import BridgeError, InferenceError
@@ -16,14 +17,26 @@ from ..model import load_model
 from ..types import DecodeContext
 
 
+def _unpack(files: dict[str, bytes]) -> Path:
+    """The adapter's files into a folder of this replica's own (removed with its process's temp)."""
+    root = Path(tempfile.mkdtemp(prefix="runway_bridge_adapter_"))
+    for rel, data in files.items():
+        path = (root / rel).resolve()
+        if root.resolve() not in path.parents:  # a path that climbs out: never written
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
 class ModelReplica:
     """Imports the adapter and runs its setup once per replica; then runs commands."""
 
-    def __init__(self, model_dir: str | None, options: dict, ctx: DecodeContext | None, gpu: bool = False):
+    def __init__(self, where: str | dict, options: dict, ctx: DecodeContext | None, gpu: bool = False):
         self.ctx, self.error, self.model, self.state = ctx, None, None, None
         self.gpu = gpu
-        try:  # None: the adapter was shipped as this replica's working_dir (a cluster elsewhere)
-            self.model = load_model(Path(model_dir) if model_dir else Path.cwd())
+        try:  # a path on this machine, or the adapter's files (a cluster's node that lacks the folder)
+            self.model = load_model(Path(where) if isinstance(where, str) else _unpack(where))
             self.state = self.model.run_setup(options, ctx)
             self.gpu = bool(getattr(self.model.module, "GPU", gpu))
         except BridgeError as e:  # kept, and answered to `ready`: the daemon says it once, as SetupError

@@ -13,8 +13,8 @@
 - Where: ``--ray auto`` connects to the Ray of this machine (``ray start`` on it, or RAY_ADDRESS)
   and starts a bounded local one when there is none (``num_cpus`` = ``--ray-cpus`` or the machine's,
   no dashboard, bound to 127.0.0.1); ``--ray ADDRESS`` connects there (``ray://head:10001``). On a
-  Ray this backend did not start, the adapter folder and runway_bridge are shipped to the replicas
-  (runtime_env working_dir and py_modules); the model's own packages must be on the cluster.
+  Ray this backend did not start, runway_bridge goes to the nodes with the job (runtime_env
+  py_modules) and the adapter's files with its deployment; the model's own packages must be there.
 - A replica that dies mid-call fails that call with `ModelCrashed` naming the replica's pid and
   exit; Serve replaces it and later calls go to the others meanwhile. Setup errors are the model's.
 """
@@ -38,6 +38,8 @@ __all__ = ["RayBackend", "deployment_options"]
 log = logging.getLogger("runway_bridge.ray")
 
 _PKG = Path(__file__).resolve().parent.parent  # the runway_bridge folder
+_EXCLUDES = ["__pycache__", "*.pyc", "node_modules", ".venv", ".git"]
+_SHIP_MAX = 64 << 20  # an adapter folder sent to a cluster's replicas: code and small weights, not a dataset
 _KEYS = {"num_replicas", "num_cpus", "num_gpus", "max_ongoing_requests", "autoscaling", "timeout_s",
          "setup_timeout_s", "memory"}
 _AUTOSCALING = {"min_replicas", "max_replicas", "initial_replicas", "target_ongoing_requests",
@@ -107,8 +109,8 @@ def _connect(address: str | None, num_cpus: int | None) -> bool:
                 except ConnectionError:
                     ray.init(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1", **quiet)
                     _owned = True
-            else:
-                ray.init(address=address, **quiet)
+            else:  # a cluster: its nodes get this runway_bridge with the job (they need the models' packages)
+                ray.init(address=address, runtime_env={"py_modules": [str(_PKG)], "excludes": _EXCLUDES}, **quiet)
         serve.start(proxy_location="Disabled")  # no HTTP proxy: the daemon's transports are in front
         _users += 1
         return _owned
@@ -135,6 +137,20 @@ def _disconnect() -> None:
             serve.shutdown()
             ray.shutdown()
             _owned = False
+
+
+def _pack(folder: Path) -> dict[str, bytes]:
+    """An adapter folder's files by relative path, for replicas on nodes that do not have it."""
+    files, total = {}, 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not any(part in ("__pycache__", ".venv", ".git", "node_modules") for part in rel.parts):
+            total += path.stat().st_size
+            if total > _SHIP_MAX:
+                raise SetupError(f"the adapter folder {folder} is over {_SHIP_MAX >> 20} MiB; to run it on a Ray "
+                                 f"cluster, put it on every node and start the daemon on one of them (--ray auto)")
+            files[rel.as_posix()] = path.read_bytes()
+    return files
 
 
 _DIED = re.compile(r"Worker exit detail: ([^.]*\.)")
@@ -190,19 +206,16 @@ class RayBackend(Backend):
         owned = _connect(self.address, self.num_cpus)
         self._connected = True
         opts = {**self.options, "ray_actor_options": dict(self.options["ray_actor_options"])}
-        model_dir = str(self.model_dir.resolve())
         if owned:  # our own Ray on this machine: the replicas import this checkout and read the folder
             opts["ray_actor_options"]["runtime_env"] = {"env_vars": {"PYTHONPATH": str(_PKG.parent)}}
-        else:  # a cluster: ship the adapter and runway_bridge to whichever node runs a replica
-            opts["ray_actor_options"]["runtime_env"] = {
-                "working_dir": model_dir, "py_modules": [str(_PKG)],
-                "excludes": ["__pycache__", "node_modules", ".venv"]}
-            model_dir = None
+            where = str(self.model_dir.resolve())
+        else:  # a cluster: the adapter's files travel with the deployment, to whichever node runs a replica
+            where = _pack(self.model_dir)
         self._check_resources(opts)
         dep = serve.deployment(ModelReplica).options(name=self.name, **opts)
         gpu = opts["ray_actor_options"]["num_gpus"] > 0
         try:
-            self._handle = serve.run(dep.bind(model_dir, options, self._ctx, gpu), name=self.app, route_prefix=None)
+            self._handle = serve.run(dep.bind(where, options, self._ctx, gpu), name=self.app, route_prefix=None)
         except Exception as e:  # the replica's constructor crashed (a native abort, os._exit) each try
             raise SetupError(f"model {self.name}: Ray Serve could not start a replica: "
                              f"{str(e).strip().splitlines()[-1][:400]}") from None
