@@ -9,7 +9,9 @@ Starts a local Ray (this machine's CPUs, no dashboard) through the backend's own
    interleaved in rounds so drift hits both alike; and on Ray once more with the frame as a base64
    data URI instead of `Blob` bytes (the alternative to Ray's object transfer). Prints medians and
    Ray's added milliseconds and ratios.
-2. Throughput: `--clients` callers in lockstep for `--seconds` against 1 and then 2 replicas: the
+2. Throughput: `--clients` callers in lockstep for `--seconds` against 1 and then 2 replicas, at
+   most `backend.concurrency` calls in flight (as the host dispatches; more would wait in Ray's
+   router, which backs off and costs throughput): the
    identity model (codec work: CPU-bound, so on a 2-core box the daemon and two replicas share two
    cores) and ``ray_echo`` sleeping 20 ms per frame (a model that waits on a GPU or releases the
    GIL). Prints frames per second and the 2-to-1 ratio.
@@ -76,32 +78,37 @@ async def latency(runs: int, jpeg: bytes) -> None:
     print(f"base64 data URIs instead of Blob bytes on Ray: {r64 - r:+.2f} ms (ratio {r64 / r:.2f}x)")
 
 
-async def throughput(model_dir, command_inputs: dict, options: dict, clients: int, seconds: float) -> dict:
+async def drive(backend, command: str, inputs: dict, clients: int, seconds: float) -> float:
+    """Frames per second from `clients` callers in lockstep, at most `backend.concurrency` in flight
+    (what the host lets in flight on this backend)."""
+    gate = asyncio.Semaphore(backend.concurrency)
+    stop_at = time.perf_counter() + seconds
+    done = 0
+
+    async def client(c):
+        nonlocal done
+        k = 0
+        while time.perf_counter() < stop_at:
+            async with gate:
+                await backend.call(command, {**inputs, **({"id": f"{c}-{k}"} if command == "echo" else {})},
+                                   binary=True)
+            done += 1
+            k += 1
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(client(c) for c in range(clients)))
+    return done / (time.perf_counter() - t0)
+
+
+async def throughput(model_dir, inputs: dict, options: dict, clients: int, seconds: float) -> dict:
     fps = {}
+    command = "identity" if model_dir == IDENTITY else "echo"
     for n in (1, 2):
         backend = create("ray", model_dir, card(model_dir.name, n))
         await backend.start(options)
-        command = "identity" if model_dir == IDENTITY else "echo"
-        done = 0
-        stop_at = 0.0
-
-        async def client(c):
-            nonlocal done
-            k = 0
-            while time.perf_counter() < stop_at:
-                await backend.call(command, {**command_inputs, **({"id": f"{c}-{k}"} if command == "echo" else {})},
-                                   binary=True)
-                done += 1
-                k += 1
-
         try:
-            stop_at = time.perf_counter() + 1.0  # warm up both replicas
-            await asyncio.gather(*(client(c) for c in range(clients)))
-            done = 0
-            t0 = time.perf_counter()
-            stop_at = t0 + seconds
-            await asyncio.gather(*(client(c) for c in range(clients)))
-            fps[n] = done / (time.perf_counter() - t0)
+            await drive(backend, command, inputs, clients, 1.0)  # warm up both replicas
+            fps[n] = await drive(backend, command, inputs, clients, seconds)
         finally:
             await backend.stop()
     return fps

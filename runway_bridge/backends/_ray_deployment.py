@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from ..errors import BridgeError, InferenceError
@@ -35,6 +36,7 @@ class ModelReplica:
     def __init__(self, where: str | dict, options: dict, ctx: DecodeContext | None, gpu: bool = False):
         self.ctx, self.error, self.model, self.state = ctx, None, None, None
         self.gpu = gpu
+        self._lock = threading.Lock()  # one call at a time in the model; the others wait here, not in Ray's router
         try:  # a path on this machine, or the adapter's files (a cluster's node that lacks the folder)
             self.model = load_model(Path(where) if isinstance(where, str) else _unpack(where))
             self.state = self.model.run_setup(options, ctx)
@@ -54,8 +56,9 @@ class ModelReplica:
             return None, None, self.error
         timings: dict = {}
         try:
-            out = self.model.run_command(self.state, command, inputs, ctx=self.ctx, formats=formats,
-                                         binary=binary, timings=timings)
+            with self._lock:
+                out = self.model.run_command(self.state, command, inputs, ctx=self.ctx, formats=formats,
+                                             binary=binary, timings=timings)
         except BridgeError as e:
             return None, None, e
         except Exception as e:  # run_command wraps the model's own errors; this is a bug of ours

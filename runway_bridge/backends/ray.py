@@ -68,7 +68,7 @@ def deployment_options(card: dict, replicas: int | None = None) -> dict:
             actor["memory"] = parse_size(conf["memory"])
         except ValueError as e:
             raise BadInput(str(e).replace("[process]", "[ray]")) from None
-    opts = {"ray_actor_options": actor, "max_ongoing_requests": _number(conf, "max_ongoing_requests", 1, 1, int)}
+    opts = {"ray_actor_options": actor, "max_ongoing_requests": _number(conf, "max_ongoing_requests", 2, 1, int)}
     auto = conf.get("autoscaling")
     if auto is not None:
         if not isinstance(auto, dict) or set(auto) - _AUTOSCALING:

@@ -30,7 +30,7 @@ from runway_bridge.backends import create  # noqa: E402
 from runway_bridge.backends import ray as ray_backend  # noqa: E402
 from runway_bridge.config import Config  # noqa: E402
 from runway_bridge.daemon import create_app  # noqa: E402
-from runway_bridge.errors import BadInput, ModelCrashed, SetupError  # noqa: E402
+from runway_bridge.errors import BadInput, SetupError  # noqa: E402
 from runway_bridge.types import Blob  # noqa: E402
 from runway_bridge.wire import decode_frame, encode_frame  # noqa: E402
 
@@ -135,7 +135,7 @@ def test_concurrent_calls_run_on_both_replicas_at_once(local_ray, frame):
     """Until the host dispatches `concurrency` calls at once, the backend itself is driven so."""
     async def go():
         backend = create("ray", ECHO, CARD)
-        assert backend.concurrency == 2
+        assert backend.concurrency == 4  # 2 replicas, each taking 2 at once (one runs, one waits there)
         await backend.start({"work_ms": 300})
         try:
             t0 = time.monotonic()
@@ -212,7 +212,7 @@ def test_stop_deletes_the_deployment_and_calls_are_refused(local_ray, frame):
         backend = create("ray", ECHO, {**CARD, "replicas": 1})
         await backend.start({})
         assert backend.app in serve.status().applications
-        assert backend.concurrency == 1
+        assert backend.concurrency == 2
         await backend.stop()
         with pytest.raises(Exception, match="not RUNNING"):
             await backend.call("echo", {"id": "x", "image": frame}, binary=True)
@@ -230,7 +230,7 @@ def test_card_settings_map_to_serve_options_and_mistakes_are_named():
     assert ray_backend.deployment_options({"replicas": 3}, replicas=5)["num_replicas"] == 5  # --replicas wins
     auto = ray_backend.deployment_options({"ray": {"autoscaling": {"max_replicas": 4}}})
     assert "num_replicas" not in auto and auto["autoscaling_config"]["max_replicas"] == 4
-    assert create("ray", ECHO, {"id": "x", "ray": {"autoscaling": {"max_replicas": 4}}}).concurrency == 4
+    assert create("ray", ECHO, {"id": "x", "ray": {"autoscaling": {"max_replicas": 4}}}).concurrency == 8
     for bad, words in [({"ray": {"num_replica": 2}}, "unknown keys"), ({"ray": {"num_cpus": -1}}, "num_cpus"),
                        ({"replicas": 0}, "num_replicas"), ({"ray": {"autoscaling": 3}}, "autoscaling")]:
         with pytest.raises(BadInput, match=words):
