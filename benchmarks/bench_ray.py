@@ -30,8 +30,7 @@ import time
 from _common import FIXTURE_ADAPTERS, ROOT, frame
 from _common import median_p99 as stats
 
-from runway_bridge.backends import create
-from runway_bridge.backends import ray as ray_backend
+from runway_bridge.backends import _ray_cluster, create
 from runway_bridge.types import Blob
 
 IDENTITY = FIXTURE_ADAPTERS / "identity"
@@ -116,7 +115,7 @@ async def throughput(model_dir, inputs: dict, options: dict, clients: int, secon
 
 async def main(args) -> None:
     jpeg = frame()
-    ray_backend._connect("local", os.cpu_count())
+    _ray_cluster.connect("local", os.cpu_count())
     try:
         await latency(args.runs, jpeg)
         print(f"\nThroughput, {args.clients} callers in lockstep, {args.seconds:g} s per setting")
@@ -128,7 +127,7 @@ async def main(args) -> None:
             print(f"{label:<28} {fps[1]:>14.1f} {fps[2]:>15.1f} {fps[2] / fps[1]:>5.2f}x")
         print(f"(this machine: {os.cpu_count()} CPUs for the daemon, Ray and its replicas together)")
     finally:
-        ray_backend._disconnect()
+        _ray_cluster.disconnect()
 
 
 if __name__ == "__main__":

@@ -23,23 +23,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
-import threading
 import uuid
-from pathlib import Path
 
 from ..errors import BackendUnavailable, BadInput, BridgeError, Conflict, InferenceError, ModelCrashed, SetupError
 from ..types import DecodeContext
+from ._ray_cluster import PKG, connect, disconnect, pack
 from .base import Backend, BackendState
 
 __all__ = ["RayBackend", "deployment_options"]
 
 log = logging.getLogger("runway_bridge.ray")
 
-_PKG = Path(__file__).resolve().parent.parent  # the runway_bridge folder
-_EXCLUDES = ["__pycache__", "*.pyc", "node_modules", ".venv", ".git"]
-_SHIP_MAX = 64 << 20  # an adapter folder sent to a cluster's replicas: code and small weights, not a dataset
 _KEYS = {"num_replicas", "num_cpus", "num_gpus", "max_ongoing_requests", "autoscaling", "timeout_s",
          "setup_timeout_s", "memory"}
 _AUTOSCALING = {"min_replicas", "max_replicas", "initial_replicas", "target_ongoing_requests",
@@ -81,76 +76,6 @@ def deployment_options(card: dict, replicas: int | None = None) -> dict:
         n = next((v for v in (replicas, conf.get("num_replicas"), card.get("replicas")) if v is not None), 1)
         opts["num_replicas"] = _number({"num_replicas": n}, "num_replicas", 1, 1, int)
     return opts
-
-
-# -- the connection to Ray: one per daemon, shared by its models --------------------------------
-_lock = threading.Lock()
-_users = 0
-_owned = False  # whether this process started the Ray it uses (then the last model to stop shuts it)
-
-
-def _connect(address: str | None, num_cpus: int | None) -> bool:
-    """Connect to Ray (or start a bounded local one) once; returns whether this process owns it."""
-    global _users, _owned
-    import ray
-    from ray import serve
-
-    with _lock:
-        if not ray.is_initialized():
-            quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
-            for name in ("ray", "ray.serve"):  # Ray's start-up chatter; our own log says what matters
-                logging.getLogger(name).setLevel(logging.ERROR)
-            address = address or "auto"
-            if address in ("auto", "local"):
-                try:
-                    if address == "local" or not (os.environ.get("RAY_ADDRESS") or _ray_running_here()):
-                        raise ConnectionError
-                    ray.init(address="auto", **quiet)
-                except ConnectionError:
-                    ray.init(num_cpus=num_cpus or os.cpu_count() or 1, _node_ip_address="127.0.0.1", **quiet)
-                    _owned = True
-            else:  # a cluster: its nodes get this runway_bridge with the job (they need the models' packages)
-                ray.init(address=address, runtime_env={"py_modules": [str(_PKG)], "excludes": _EXCLUDES}, **quiet)
-        serve.start(proxy_location="Disabled")  # no HTTP proxy: the daemon's transports are in front
-        _users += 1
-        return _owned
-
-
-def _ray_running_here() -> bool:
-    """Whether `ray start` left a cluster on this machine (Ray's own marker file)."""
-    try:
-        from ray._private.services import find_bootstrap_address  # reads /tmp/ray/ray_current_cluster
-
-        return find_bootstrap_address(None) is not None
-    except Exception:  # a private API: if it moves, start a local Ray rather than fail
-        return False
-
-
-def _disconnect() -> None:
-    global _users, _owned
-    import ray
-    from ray import serve
-
-    with _lock:
-        _users = max(0, _users - 1)
-        if _users == 0 and _owned:
-            serve.shutdown()
-            ray.shutdown()
-            _owned = False
-
-
-def _pack(folder: Path) -> dict[str, bytes]:
-    """An adapter folder's files by relative path, for replicas on nodes that do not have it."""
-    files, total = {}, 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_file() and not any(part in ("__pycache__", ".venv", ".git", "node_modules") for part in rel.parts):
-            total += path.stat().st_size
-            if total > _SHIP_MAX:
-                raise SetupError(f"the adapter folder {folder} is over {_SHIP_MAX >> 20} MiB; to run it on a Ray "
-                                 f"cluster, put it on every node and start the daemon on one of them (--ray auto)")
-            files[rel.as_posix()] = path.read_bytes()
-    return files
 
 
 _DIED = re.compile(r"Worker exit detail: ([^.]*\.)")
@@ -203,14 +128,14 @@ class RayBackend(Backend):
 
         from ._ray_deployment import ModelReplica
 
-        owned = _connect(self.address, self.num_cpus)
+        owned = connect(self.address, self.num_cpus)
         self._connected = True
         opts = {**self.options, "ray_actor_options": dict(self.options["ray_actor_options"])}
         if owned:  # our own Ray on this machine: the replicas import this checkout and read the folder
-            opts["ray_actor_options"]["runtime_env"] = {"env_vars": {"PYTHONPATH": str(_PKG.parent)}}
+            opts["ray_actor_options"]["runtime_env"] = {"env_vars": {"PYTHONPATH": str(PKG.parent)}}
             where = str(self.model_dir.resolve())
         else:  # a cluster: the adapter's files travel with the deployment, to whichever node runs a replica
-            where = _pack(self.model_dir)
+            where = pack(self.model_dir)
         self._check_resources(opts)
         dep = serve.deployment(ModelReplica).options(name=self.name, **opts)
         gpu = opts["ray_actor_options"]["num_gpus"] > 0
@@ -280,7 +205,7 @@ class RayBackend(Backend):
                 if handle is not None or self.app in serve.status().applications:
                     serve.delete(self.app)
             finally:
-                _disconnect()
+                disconnect()
 
         try:
             await asyncio.to_thread(down)
@@ -295,11 +220,22 @@ class RayBackend(Backend):
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
         if self.state is not BackendState.RUNNING or self._handle is None:
             raise Conflict(f"model {self.name} is {self.state.value}, not RUNNING")
-        from ray import exceptions as rx
-
         response = self._handle.call.remote(command, inputs, binary, formats)
         try:
-            outputs, took, error = await asyncio.wait_for(asyncio.shield(response), self.timeout_s)
+            outputs, took, error = await self._await(command, response)
+        except BridgeError:
+            raise
+        except Exception:
+            if self.state is not BackendState.RUNNING:  # stop() deleted the replicas under this call
+                raise Conflict(f"model {self.name} was stopped") from None
+            raise
+        return self._answer(command, outputs, took, error, timings)
+
+    async def _await(self, command, response):
+        from ray import exceptions as rx
+
+        try:
+            return await asyncio.wait_for(asyncio.shield(response), self.timeout_s)
         except asyncio.CancelledError:
             response.cancel()
             raise
@@ -308,15 +244,21 @@ class RayBackend(Backend):
             raise ModelCrashed(f"model {self.name}: {command} gave no answer within {self.timeout_s:g} s "
                                f"([ray] timeout_s)") from None
         except (rx.ActorDiedError, rx.ActorUnavailableError, rx.WorkerCrashedError) as e:
+            if self.state is not BackendState.RUNNING:
+                raise
             self._crash = _why_died(e)
             log.warning("model %s: %s during %s", self.name, self._crash, command)
             raise ModelCrashed(f"model {self.name} crashed: {self._crash} during {command}; Ray Serve replaces "
                                f"it and the next calls go to the other replicas") from None
         except rx.RayTaskError as e:
             raise InferenceError(f"model {self.name}: {command} failed in Ray: {str(e).strip().splitlines()[-1]}") from None
-        except rx.RayError as e:  # the cluster itself: lost node, object store, back pressure
+        except Exception as e:  # the cluster itself: lost node, object store, Serve's back pressure
+            if self.state is not BackendState.RUNNING:
+                raise
             raise BackendUnavailable(f"model {self.name}: Ray: {type(e).__name__}: {str(e).strip()[:300]}",
                                      retry_after=1.0) from None
+
+    def _answer(self, command, outputs, took, error, timings):
         if error is not None:
             raise error
         self._crash = None

@@ -20,21 +20,20 @@ import aiohttp
 import cv2
 import numpy as np
 import pytest
+from aiohttp.test_utils import TestServer
+
+from runway_bridge.backends import _ray_cluster, create
+from runway_bridge.backends import ray as ray_backend
+from runway_bridge.config import Config
+from runway_bridge.daemon import create_app
+from runway_bridge.errors import BadInput, SetupError
+from runway_bridge.types import Blob
+from runway_bridge.wire import decode_frame, encode_frame
+
+from conftest import ROOT, free_port, http, wait_http
 
 ray = pytest.importorskip("ray", reason="Ray Serve is not installed: pip install -e '.[ray]' (CI installs it)")
 serve = pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install -e '.[ray]'")
-
-from aiohttp.test_utils import TestServer  # noqa: E402
-
-from runway_bridge.backends import create  # noqa: E402
-from runway_bridge.backends import ray as ray_backend  # noqa: E402
-from runway_bridge.config import Config  # noqa: E402
-from runway_bridge.daemon import create_app  # noqa: E402
-from runway_bridge.errors import BadInput, SetupError  # noqa: E402
-from runway_bridge.types import Blob  # noqa: E402
-from runway_bridge.wire import decode_frame, encode_frame  # noqa: E402
-
-from conftest import ROOT, free_port, http, wait_http  # noqa: E402
 
 ADAPTERS = Path(__file__).resolve().parent.parent / "fixtures" / "ray_adapters"
 ECHO = ADAPTERS / "ray_echo"
@@ -46,9 +45,9 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture(scope="module")
 def local_ray():
     """One local Ray for the module, bounded to 2 CPUs, started through the backend's own code."""
-    assert ray_backend._connect("local", 2) is True  # this process owns it: the last user shuts it down
+    assert _ray_cluster.connect("local", 2) is True  # this process owns it: the last user shuts it down
     yield ray
-    ray_backend._disconnect()
+    _ray_cluster.disconnect()
     assert not ray.is_initialized()
 
 
