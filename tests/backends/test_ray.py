@@ -282,3 +282,14 @@ def test_serve_subprocess_joins_a_ray_cluster_with_dash_dash_ray(local_ray, tmp_
         time.sleep(0.5)
     assert not any(a.startswith("ray_echo-") for a in serve.status().applications)  # it deleted its app
     assert ray.is_initialized()
+
+
+def test_replicas_flag_is_the_deployments_num_replicas_and_one_backend():
+    """``--replicas ID=N`` and the card's ``replicas`` go to Ray Serve: the host gets one backend."""
+    from runway_bridge.daemon import Bridge
+
+    for flag, want in ((None, 2), (3, 3)):
+        bridge = Bridge(Config(builtin_adapters=False, adapters=[ADAPTERS], replicas={"ray_echo": flag} if flag else {}))
+        entry = bridge.entry("ray_echo")
+        (backend,) = bridge._backends(entry, "ray")
+        assert backend.options["num_replicas"] == want and backend.concurrency == 2 * want
