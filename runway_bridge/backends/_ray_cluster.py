@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from pathlib import Path
 
 from ..errors import SetupError
 
-__all__ = ["PKG", "connect", "disconnect", "pack"]
+__all__ = ["PKG", "connect", "disconnect", "pack", "restore_signals"]
 
 PKG = Path(__file__).resolve().parent.parent  # the runway_bridge folder
 EXCLUDES = ["__pycache__", "*.pyc", "node_modules", ".venv", ".git"]
@@ -47,6 +48,21 @@ def connect(address: str | None, num_cpus: int | None) -> bool:
         serve.start(proxy_location="Disabled")  # no HTTP proxy: the daemon's transports are in front
         _users += 1
         return _owned
+
+
+def restore_signals() -> None:
+    """Give SIGTERM and SIGINT back to the daemon (call on the main thread after `connect`).
+
+    Ray's core worker installs its own handlers for them when it starts (a stack dump, then the
+    old handler, or nothing): the daemon's graceful stop on SIGTERM was lost. Setting Python's
+    handlers again puts its own C handler back in front.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(sig)
+        if handler is not None:
+            signal.signal(sig, handler)
 
 
 def _ray_running_here() -> bool:

@@ -28,7 +28,7 @@ import uuid
 
 from ..errors import BackendUnavailable, BadInput, BridgeError, Conflict, InferenceError, ModelCrashed, SetupError
 from ..types import DecodeContext
-from ._ray_cluster import PKG, connect, disconnect, pack
+from ._ray_cluster import PKG, connect, disconnect, pack, restore_signals
 from .base import Backend, BackendState
 
 __all__ = ["RayBackend", "deployment_options"]
@@ -162,8 +162,11 @@ class RayBackend(Backend):
         self._crash = None
         try:
             try:
-                ready = await asyncio.wait_for(asyncio.to_thread(self._deploy, dict(options or {})),
-                                               self.setup_timeout_s + 30)
+                try:
+                    ready = await asyncio.wait_for(asyncio.to_thread(self._deploy, dict(options or {})),
+                                                   self.setup_timeout_s + 30)
+                finally:
+                    restore_signals()
             except ImportError as e:
                 raise SetupError(f"model {self.name}: the ray backend needs Ray Serve: "
                                  f"pip install 'runway-bridge[ray]' ({e})") from None

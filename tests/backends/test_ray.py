@@ -293,3 +293,45 @@ def test_replicas_flag_is_the_deployments_num_replicas_and_one_backend():
         entry = bridge.entry("ray_echo")
         (backend,) = bridge._backends(entry, "ray")
         assert backend.options["num_replicas"] == want and backend.concurrency == 2 * want
+
+
+def _status(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "zombie"  # gone between the two looks
+
+
+def _parent(proc_dir: Path) -> int | None:
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_sigterm_stops_a_daemon_and_the_local_ray_it_started(tmp_path):
+    """Ray's core worker takes over SIGTERM when it starts; the daemon must still stop gracefully on
+    it (as service managers and `docker stop` ask) and take its own Ray down with it."""
+    port = free_port()
+    log = tmp_path / "daemon.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runway_bridge", "serve", "--port", str(port), "--no-osc", "--no-legacy-ports",
+         "--adapters", str(ADAPTERS), "--model", "ray_echo", "--ray", "local", "--ray-cpus", "1",
+         "--replicas", "ray_echo=1"],
+        stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=ROOT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", proc, timeout=150)
+        children = [d.name for d in Path("/proc").iterdir() if d.name.isdigit() and _parent(d) == proc.pid]
+        assert children, "the daemon started no Ray processes"
+        proc.terminate()
+        assert proc.wait(60) in (0, -15, 143), log.read_text()[-2000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Shutting down" in log.read_text()
+    deadline = time.monotonic() + 30
+    while (left := [p for p in children if Path(f"/proc/{p}").exists()
+                    and "zombie" not in _status(p)]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"Ray processes left running: {left}"
