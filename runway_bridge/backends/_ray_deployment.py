@@ -64,3 +64,19 @@ class ModelReplica:
         except Exception as e:  # run_command wraps the model's own errors; this is a bug of ours
             return None, None, InferenceError(f"{command} failed: {type(e).__name__}: {e}")
         return dict(out), timings, None
+
+    def call_batch(self, command: str, inputs: list, binary: bool, formats: dict | None):
+        """A batching command once on a list of inputs: ``(entries, timings, None)``, each entry the
+        outputs of one input or its own `BridgeError`; or ``(None, None, error)`` for the whole call."""
+        if self.error is not None:
+            return None, None, self.error
+        timings: dict = {}
+        try:
+            with self._lock:
+                out = self.model.run_batch(self.state, command, inputs, ctx=self.ctx, formats=formats,
+                                           binary=binary, timings=timings)
+        except BridgeError as e:
+            return None, None, e
+        except Exception as e:
+            return None, None, InferenceError(f"{command} failed: {type(e).__name__}: {e}")
+        return [o if isinstance(o, BridgeError) else dict(o) for o in out], timings, None

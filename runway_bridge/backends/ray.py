@@ -15,6 +15,8 @@
   no dashboard, bound to 127.0.0.1); ``--ray ADDRESS`` connects there (``ray://head:10001``). On a
   Ray this backend did not start, runway_bridge goes to the nodes with the job (runtime_env
   py_modules) and the adapter's files with its deployment; the model's own packages must be there.
+- A batch the host gathered (`call_batch`) runs on one replica; a generator's steps are not
+  streamed back (the call returns its last output).
 - A replica that dies mid-call fails that call with `ModelCrashed` naming the replica's pid and
   exit; Serve replaces it and later calls go to the others meanwhile. Setup errors are the model's.
 """
@@ -93,6 +95,7 @@ class RayBackend(Backend):
     """A model as a Ray Serve deployment; see the module docstring."""
 
     kind = "ray"
+    batching = True  # the host gathers a batch; one replica runs it (`call_batch`)
 
     def __init__(self, model_dir, card=None, *, address: str | None = None, num_cpus: int | None = None,
                  replicas: int | None = None, ctx: DecodeContext | None = None):
@@ -221,9 +224,15 @@ class RayBackend(Backend):
 
     # -- calls ----------------------------------------------------------------------------------
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
+        return await self._call("call", command, inputs, binary, formats, timings)
+
+    async def call_batch(self, command, inputs, *, binary=False, formats=None, timings=None):
+        return await self._call("call_batch", command, list(inputs), binary, formats, timings)
+
+    async def _call(self, method: str, command, inputs, binary, formats, timings):
         if self.state is not BackendState.RUNNING or self._handle is None:
             raise Conflict(f"model {self.name} is {self.state.value}, not RUNNING")
-        response = self._handle.call.remote(command, inputs, binary, formats)
+        response = getattr(self._handle, method).remote(command, inputs, binary, formats)
         try:
             outputs, took, error = await self._await(command, response)
         except BridgeError:

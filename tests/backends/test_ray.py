@@ -37,6 +37,7 @@ serve = pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip
 
 ADAPTERS = Path(__file__).resolve().parent.parent / "fixtures" / "ray_adapters"
 ECHO = ADAPTERS / "ray_echo"
+DISPATCH = ROOT / "tests" / "fixtures" / "adapters" / "dispatch"  # the host's batching fixture
 CARD = {"id": "ray_echo", "replicas": 2, "ray": {"num_cpus": 0.5}}
 
 pytestmark = pytest.mark.timeout(240)
@@ -335,3 +336,21 @@ def test_sigterm_stops_a_daemon_and_the_local_ray_it_started(tmp_path):
                     and "zombie" not in _status(p)]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, f"Ray processes left running: {left}"
+
+
+def test_a_batch_runs_on_one_replica_and_each_input_keeps_its_result(local_ray):
+    """The host gathers a batch across streams (`call_batch`); a replica runs it as one call."""
+    async def go():
+        backend = create("ray", DISPATCH, {"id": "dispatch", "replicas": 1, "ray": {"num_cpus": 0.5}})
+        assert backend.batching
+        await backend.start({})
+        try:
+            outs = await backend.call_batch("batched", [{"n": i} for i in range(5)], binary=True)
+            with pytest.raises(BadInput, match="does not take a batch"):
+                await backend.call_batch("work", [{"n": 1}], binary=True)
+            return outs
+        finally:
+            await backend.stop()
+
+    outs = asyncio.run(go())
+    assert [(o["n"], o["size"]) for o in outs] == [(i, 5) for i in range(5)]
