@@ -29,7 +29,7 @@ def _config(args) -> Config:  # noqa: F821
     cfg = Config(**data)
     for name in ("host", "port", "osc_port", "osc_reply_port", "osc_max_datagram", "osc_max_json", "osc_bundles",
                  "wekinator", "max_body", "queue_size", "max_inflight", "file_root", "remote_token", "idle_timeout",
-                 "body_timeout", "app_api_port", "socketio_port"):
+                 "body_timeout", "app_api_port", "socketio_port", "ray", "ray_cpus"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(cfg, name, value)
@@ -406,6 +406,10 @@ def main(argv: list[str] | None = None) -> None:
                    help=f"where a model runs: {'|'.join(_backend_kinds())} (repeatable; default: its card's)")
     s.add_argument("--replicas", action="append", metavar="ID=N",
                    help="run N instances of a model, to use more cores or GPUs (repeatable; default: its card's)")
+    s.add_argument("--ray", metavar="auto|local|ADDRESS",
+                   help="the Ray that ray-backend models run on: auto (this machine's `ray start`, else a local "
+                        "one; the default), local, or a cluster (ray://HEAD:10001); docs/scale.md")
+    s.add_argument("--ray-cpus", type=int, metavar="N", help="CPUs of a local Ray the daemon starts (default: all)")
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")

@@ -41,6 +41,8 @@ class Config:
     model_options: dict[str, dict] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)  # id -> backend kind, overriding cards
     replicas: dict[str, int] = field(default_factory=dict)  # id -> instances, overriding cards' `replicas`
+    ray: str | None = None  # the ray backend's Ray: "auto" (this machine's, or a local one), "local", ADDRESS
+    ray_cpus: int | None = None  # CPUs of a local Ray the daemon starts (default: the machine's)
     adapters: list[Path] = field(default_factory=list)  # user folders, searched after the built-ins
     builtin_adapters: bool = True
     token: str | None = None

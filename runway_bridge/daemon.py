@@ -83,6 +83,9 @@ class Bridge:
         n = self.config.replicas.get(entry.id) or entry.card.get("replicas") or 1
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_REPLICAS:
             raise BadInput(f"{entry.id}: replicas must be a whole number from 1 to {MAX_REPLICAS}, not {n!r}")
+        if kind == "ray":  # one backend; Ray Serve runs the replicas (--ray, --ray-cpus: where Ray is)
+            return [create_backend(kind, entry.dir, entry.card, ctx=self.ctx, address=self.config.ray,
+                                   num_cpus=self.config.ray_cpus, replicas=self.config.replicas.get(entry.id))]
         kwargs = {"ctx": self.ctx} if kind in REPLICATED else {}
         if kind == "remote":
             kwargs = {"token": self.config.remote_token}

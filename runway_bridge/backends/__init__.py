@@ -12,7 +12,7 @@ from .base import Backend, BackendState, Pending
 
 __all__ = ["Backend", "BackendState", "Pending", "create", "KINDS"]
 
-KINDS = ("local", "process", "docker", "remote")
+KINDS = ("local", "process", "docker", "remote", "ray")
 
 
 def create(kind: str, model_dir: Path, card: dict | None = None, **kwargs) -> Backend:
@@ -25,6 +25,8 @@ def create(kind: str, model_dir: Path, card: dict | None = None, **kwargs) -> Ba
         from .docker import DockerBackend as cls
     elif kind == "remote":
         from .remote import RemoteBackend as cls
+    elif kind == "ray":  # imports Ray only when started (the optional [ray] extra)
+        from .ray import RayBackend as cls
     else:
         raise BadInput(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
     return cls(model_dir, card, **kwargs)

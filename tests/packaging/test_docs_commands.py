@@ -42,6 +42,9 @@ SKIP = {
     "oscdump": "an interactive OSC session: tests/transports/test_osc.py runs it with liblo",
     "oscsend": "an interactive OSC session: tests/transports/test_osc.py runs it with liblo",
     "runway-bridge serve --remote http://gpu-host:8000": "needs a second machine: tests/backends/test_remote.py",
+    "ray start": "starts a Ray cluster: tests/backends/test_ray.py joins a running Ray by its address (--ray ADDRESS)",
+    "runway-bridge serve --model style_transfer --backend style_transfer=ray --ray ray://":
+        "needs a Ray cluster's head: tests/backends/test_ray.py joins a local Ray by its address",
     "RUNWAY_BRIDGE_TOKEN=... runway-bridge serve --host 0.0.0.0": "needs a LAN: tests/transports/test_osc.py tests --osc-allow",
     "python -m pip install 'runway-bridge[": "installs an extra into this environment: scripts/install.sh --test has it",
     "runway-bridge render ": "needs your video: tests/test_render.py renders vtest.avi and an image folder",
