@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .replicas import MAX_REPLICAS
 
 DESCRIPTION = "Put machine-learning models into live creative work (Runway-compatible)."
 
@@ -77,6 +78,11 @@ def _config(args) -> Config:  # noqa: F821
     for spec in args.backend or []:
         model_id, _, kind = spec.partition("=")
         cfg.backends[model_id] = kind
+    for spec in getattr(args, "replicas", None) or []:
+        model_id, sep, n = spec.partition("=")
+        if not sep or not model_id or not n.isdigit() or not 1 <= int(n) <= MAX_REPLICAS:
+            sys.exit(f"--replicas takes MODEL=N with N from 1 to {MAX_REPLICAS}, got {spec!r}")
+        cfg.replicas[model_id] = int(n)
     for spec in getattr(args, "record", None) or []:
         model_id, sep, path = spec.partition("=")
         if not sep or not path.lower().endswith((".jsonl", ".csv")):
@@ -399,6 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--option", action="append", metavar="ID:NAME=VALUE", help="a setup option for a model")
     s.add_argument("--backend", action="append", metavar="ID=KIND",
                    help=f"where a model runs: {'|'.join(_backend_kinds())} (repeatable; default: its card's)")
+    s.add_argument("--replicas", action="append", metavar="ID=N",
+                   help="run N instances of a model, to use more cores or GPUs (repeatable; default: its card's)")
     s.add_argument("--adapters", action="append", metavar="DIR", help="another folder of adapters (repeatable)")
     s.add_argument("--source", action="append", metavar="ID=SOURCE",
                    help="the daemon reads frames for a model: camera index, video file or URL")

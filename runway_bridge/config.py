@@ -40,6 +40,7 @@ class Config:
     models: list[str] = field(default_factory=list)  # started at launch; the first is the default
     model_options: dict[str, dict] = field(default_factory=dict)
     backends: dict[str, str] = field(default_factory=dict)  # id -> backend kind, overriding cards
+    replicas: dict[str, int] = field(default_factory=dict)  # id -> instances, overriding cards' `replicas`
     adapters: list[Path] = field(default_factory=list)  # user folders, searched after the built-ins
     builtin_adapters: bool = True
     token: str | None = None

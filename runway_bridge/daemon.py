@@ -18,6 +18,7 @@ from .errors import BadInput, Conflict
 from .host import Host, HostState
 from .inflight import Budget
 from .metrics import Metrics
+from .replicas import MAX_REPLICAS, REPLICATED
 from .types import DecodeContext
 
 __all__ = ["Bridge", "create_app", "BRIDGE"]
@@ -60,10 +61,7 @@ class Bridge:
         if host is not None and host.backend.kind != kind:
             raise Conflict(f"{model_id} runs on the {host.backend.kind} backend; stop it before moving it to {kind}")
         if host is None:
-            kwargs = {"ctx": self.ctx} if kind in ("local", "process") else {}
-            if kind == "remote":
-                kwargs = {"token": self.config.remote_token}
-            host = Host(model_id, create_backend(kind, entry.dir, entry.card, **kwargs),
+            host = Host(model_id, self._backends(entry, kind),
                         default_command=entry.default_command, queue_size=self.config.queue_size,
                         metrics=self.metrics, budget=self.budget)
             self.hosts[model_id] = host
@@ -79,6 +77,18 @@ class Bridge:
         task = host.start(opts)
         task.add_done_callback(lambda _: self._report(host))
         return host
+
+    def _backends(self, entry: Entry, kind: str) -> list:
+        """The model's replicas: ``--replicas ID=N``, else the card's ``replicas``, else one."""
+        n = self.config.replicas.get(entry.id) or entry.card.get("replicas") or 1
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_REPLICAS:
+            raise BadInput(f"{entry.id}: replicas must be a whole number from 1 to {MAX_REPLICAS}, not {n!r}")
+        kwargs = {"ctx": self.ctx} if kind in REPLICATED else {}
+        if kind == "remote":
+            kwargs = {"token": self.config.remote_token}
+        if n > 1 and kind not in REPLICATED:
+            raise BadInput(f"{entry.id}: replicas run on the {' or '.join(REPLICATED)} backend, not {kind}")
+        return [create_backend(kind, entry.dir, entry.card, **kwargs) for _ in range(n)]
 
     def _report(self, host: Host) -> None:
         self.metrics.state.labels(host.id).set(1 if host.state is HostState.RUNNING else 0)

@@ -1,10 +1,11 @@
-"""One running model: its lifecycle, its request queue and stream slots, and result fan-out.
+"""One running model: its lifecycle, its dispatch to replicas, and result fan-out.
 
-Work reaches a model two ways. Request/response calls wait in a bounded queue (full: 503 with
-Retry-After). Streams hold **one** pending frame each: a newer frame replaces a waiting one and
-counts as dropped, so latency stays bounded however fast a client sends. One scheduler task per
-model serves the request queue and the streams round robin, one call at a time, so a fast client
-cannot starve a slow one and the model never idles while work waits.
+Work arrives through the `scheduling.Scheduler` (a bounded request queue and latest-frame-wins
+streams, round robin). One scheduler task per model takes the next work whenever a replica has
+room (`replicas.Replicas`; a pipelined local backend takes two calls, one decoding while the
+other infers) and runs each call as its own task, so the model never idles while work waits.
+A command that takes a batch gets the pending frames of several streams in one call; the host
+waits at most the card's ``[batch] wait_ms`` for the batch to fill.
 
 Every result also goes to the model's subscribers (the Runway ``data`` listeners on every
 transport). Delivery callbacks must not block: each transport keeps its own latest-wins outbox.
@@ -12,19 +13,16 @@ transport). Delivery callbacks must not block: each transport keeps its own late
 Nothing a client sends may kill the scheduler, because a dead scheduler is a model that says
 RUNNING and never answers. So frame ids and command names are checked where they enter, outputs
 are checked for JSON depth before any transport encodes them, a callback that raises is dropped
-(not the model), and the scheduler task is supervised: if it dies anyway, the model goes FAILED
-with the reason and every waiting caller gets an error. Frames are charged to the daemon-wide
-in-flight byte `Budget` while they are held.
+(not the model), and the scheduler task and its calls are supervised: if one dies anyway, the
+model goes FAILED with the reason and every waiting caller gets an error. Frames are charged to
+the daemon-wide in-flight byte `Budget` while they are held.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
-import itertools
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,26 +32,15 @@ from .backends.base import Backend, BackendState
 from .errors import BackendUnavailable, BadInput, BridgeError, Conflict, InferenceError, NotFound
 from .inflight import Budget, frame_bytes
 from .jsonsafe import MAX_DEPTH, check_depth
+from .replicas import Replicas
+from .scheduling import MAX_FRAME_ID, Job, Scheduler, Stream, check_frame_id
 
-__all__ = ["Host", "HostState", "Result", "Stream"]
+__all__ = ["Host", "HostState", "Result", "Stream", "check_frame_id", "MAX_FRAME_ID"]
 
 log = logging.getLogger(__name__)
 _limited = RateLimitedLog(log)
-MAX_FRAME_ID = 128  # characters of a string frame id
 MAX_COMMAND = 128
-
-
-def check_frame_id(frame_id) -> None:
-    """Frame ids are echoed in every result: short strings and finite numbers only (`BadInput`)."""
-    if frame_id is None or (isinstance(frame_id, str) and len(frame_id) <= MAX_FRAME_ID):
-        return
-    if isinstance(frame_id, int) and not isinstance(frame_id, bool) and abs(frame_id) < 2**63:
-        return
-    if isinstance(frame_id, float) and math.isfinite(frame_id):
-        return
-    what = f"a {len(frame_id)}-character string" if isinstance(frame_id, str) else type(frame_id).__name__
-    raise BadInput(f"a frame id must be a string of at most {MAX_FRAME_ID} characters or a finite number "
-                   f"(a 64-bit integer), got {what}", field="frame")
+BATCH_WAIT_MS = 5.0  # the longest a batch waits to fill, unless the card's [batch] wait_ms says
 
 
 class HostState(enum.Enum):
@@ -81,50 +68,6 @@ class Result:
     encoded: dict = field(default_factory=dict, repr=False)  # wire form per transport, encoded once
 
 
-@dataclass
-class _Job:
-    command: str
-    inputs: dict
-    frame_id: object = None
-    received: float = field(default_factory=time.perf_counter)
-    future: asyncio.Future | None = None
-    on_partial: Callable | None = None
-    formats: dict | None = None
-    size: int = 0  # bytes charged to the in-flight budget
-
-
-class Stream:
-    """One client's stream into one command: a single pending slot, latest frame wins."""
-
-    _ids = itertools.count(1)
-
-    def __init__(self, host: Host, command: str, deliver: Callable[[Result], None], formats: dict | None):
-        self.id = next(self._ids)
-        self.host, self.command, self.deliver, self.formats = host, command, deliver, formats
-        self.pending: _Job | None = None
-        self.received = self.processed = self.dropped = 0
-        self.last_latency_ms = 0.0
-
-    def submit(self, inputs: dict, frame_id=None, command: str | None = None) -> None:
-        """Offer a frame; it replaces a frame still waiting (which counts as dropped)."""
-        self.host.require_running()
-        check_frame_id(frame_id)
-        command = self.host.check_command(command or self.command)
-        size = frame_bytes(inputs)
-        old = self.pending.size if self.pending is not None else 0
-        self.host.budget.charge(size, self.host.id, release=old)
-        self.received += 1
-        if self.pending is not None:
-            self.dropped += 1
-            self.host.metrics.dropped(self.host.id)
-        self.pending = _Job(command, inputs, frame_id, size=size)
-        self.host.metrics.received(self.host.id)
-        self.host._wake.set()
-
-    def close(self) -> None:
-        self.host.close_stream(self)
-
-
 class _NullMetrics:
     def __getattr__(self, name):
         return lambda *a, **k: None
@@ -133,10 +76,11 @@ class _NullMetrics:
 class Host:
     """A model and where it runs: start, stop, call, stream, subscribe."""
 
-    def __init__(self, model_id: str, backend: Backend, *, default_command: str | None = None,
+    def __init__(self, model_id: str, backend: Backend | list[Backend], *, default_command: str | None = None,
                  queue_size: int = 16, metrics=None, budget: Budget | None = None):
         self.id = model_id
-        self.backend = backend
+        self.replicas = Replicas(backend if isinstance(backend, list) else [backend])
+        self.backend = self.replicas.first  # its kind, card and health stand for all replicas
         self.default_command = default_command
         self.state = HostState.STOPPED
         self.error: BridgeError | None = None
@@ -144,9 +88,7 @@ class Host:
         self.manifest: dict | None = None
         self.metrics = metrics or _NullMetrics()
         self.budget = budget or Budget()
-        self.queue: collections.deque[_Job] = collections.deque()
-        self.queue_size = queue_size
-        self.streams: list[Stream] = []
+        self.sched = Scheduler(queue_size, self._release)
         self.subscribers: set[Callable[[Result], None]] = set()
         self.last_data: Result | None = None
         self.last_error: BridgeError | None = None
@@ -155,8 +97,23 @@ class Host:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._starting: asyncio.Task | None = None
-        self._rr = 0
-        self._running: _Job | None = None  # the job in the backend now, failed by the supervisor if it dies
+        self._calls: dict[asyncio.Task, list[Job]] = {}  # calls in flight, failed by the supervisor if it dies
+        self._batch: dict[str, int] = {}  # the largest batch of each batching command
+
+    @property
+    def queue(self):
+        return self.sched.queue
+
+    @property
+    def queue_size(self) -> int:
+        return self.sched.queue_size
+
+    @property
+    def streams(self) -> list[Stream]:
+        return self.sched.streams
+
+    def wake(self) -> None:
+        self._wake.set()
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, options: dict | None = None) -> asyncio.Task:
@@ -170,15 +127,14 @@ class Host:
 
     async def _start(self) -> None:
         try:
-            if self.backend.state.value in ("RUNNING", "FAILED"):
-                await self.backend.stop()
-            await self.backend.start(self.options)
+            await self.replicas.start(self.options)
             try:
                 self.manifest = await self.backend.manifest()
             except NotImplementedError:
                 self.manifest = None
             if self.default_command is None and self.manifest:
                 self.default_command = self.manifest["commands"][0]["name"]
+            self._batch = self._batch_sizes()
         except asyncio.CancelledError:
             self.state = HostState.STOPPED
             raise
@@ -197,23 +153,56 @@ class Host:
             self._task = asyncio.ensure_future(self._serve())
             self._task.add_done_callback(self._supervise)
 
+    def _batch_sizes(self) -> dict[str, int]:
+        """Each batching command's largest batch: the command's own, capped by the card's
+        ``[batch] max_size`` (1 turns batching off); none where no replica runs batches."""
+        if not all(b.batching for b in self.replicas.backends):
+            return {}
+        cap = (self.backend.card.get("batch") or {}).get("max_size")
+        sizes = {}
+        for c in (self.manifest or {}).get("commands", []):
+            n = c.get("batch") or 1
+            n = min(n, int(cap)) if cap else n
+            if n > 1:
+                sizes[c["name"]] = n
+        return sizes
+
     def _supervise(self, task: asyncio.Task) -> None:
         """The scheduler ended: cancelled (stop) is fine; anything else fails the model, loudly."""
         if task.cancelled() or task is not self._task:
             return
         exc = task.exception()
-        why = f"{type(exc).__name__}: {exc}" if exc else "it returned"
+        self._die(f"{type(exc).__name__}: {exc}" if exc else "it returned", exc)
+
+    def _die(self, why: str, exc: BaseException | None, jobs: list[Job] = ()) -> None:
         log.error("model %s: its scheduler died (%s); the model is FAILED, start it again", self.id, why,
                   exc_info=exc)
         self.state = HostState.FAILED
         self.error = BridgeError(f"model {self.id} stopped serving: its scheduler died ({why}); start it again")
-        self._task = None
-        if self._running is not None:
-            self._release(self._running)
-            if self._running.future is not None and not self._running.future.done():
-                self._running.future.set_exception(self.error)
-            self._running = None
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+        self._cancel_calls(self.error, jobs)
         self._fail_waiting(self.error)
+
+    def _call_done(self, task: asyncio.Task) -> None:
+        """A call's task ended; one that raised (a bug of ours, not of the model) fails the model."""
+        jobs = self._calls.pop(task, [])
+        if not task.cancelled() and task.exception() is not None and self.state is HostState.RUNNING:
+            exc = task.exception()
+            self._die(f"{type(exc).__name__}: {exc}", exc, jobs)
+
+    def _cancel_calls(self, err: BridgeError, more: list[Job] = ()) -> None:
+        """Cancel the calls in flight; their callers (and those of `more`) get `err`."""
+        calls = [*self._calls.items(), (None, more)]
+        for task, jobs in calls:
+            if task is not None:
+                task.cancel()
+            for job in jobs:
+                self._release(job)
+                if job.future is not None and not job.future.done():
+                    job.future.set_exception(err)
+        self._calls.clear()
 
     async def stop(self) -> None:
         if self._starting is not None and not self._starting.done():
@@ -221,15 +210,15 @@ class Host:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        self._fail_waiting(Conflict(f"model {self.id} was stopped"))
+        err = Conflict(f"model {self.id} was stopped")
+        self._cancel_calls(err)
+        self._fail_waiting(err)
         try:
-            await self.backend.stop()
+            await self.replicas.stop()
         finally:
             self.state = HostState.STOPPED
 
     def _fail_waiting(self, err: BridgeError) -> None:
-        if self._running is not None:
-            self._release(self._running)
         while self.queue:
             job = self.queue.popleft()
             self._release(job)
@@ -239,8 +228,9 @@ class Host:
             if s.pending is not None:
                 self._release(s.pending)
             s.pending = None
+            s.inflight.clear()
 
-    def _release(self, job: _Job) -> None:
+    def _release(self, job: Job) -> None:
         self.budget.release(job.size)
         job.size = 0
 
@@ -282,8 +272,8 @@ class Host:
             raise BackendUnavailable(f"model {self.id} is busy ({self.queue_size} requests waiting); retry", retry_after=1)
         size = frame_bytes(inputs)
         self.budget.charge(size, self.id)
-        job = _Job(command, inputs, future=asyncio.get_running_loop().create_future(),
-                   on_partial=on_partial, formats=formats, size=size)
+        job = Job(command, inputs, future=asyncio.get_running_loop().create_future(),
+                  on_partial=on_partial, formats=formats, size=size)
         self.queue.append(job)
         self._wake.set()
         try:
@@ -312,103 +302,159 @@ class Host:
     def unsubscribe(self, callback: Callable[[Result], None]) -> None:
         self.subscribers.discard(callback)
 
-    def _next_job(self) -> tuple[_Job, Stream | None] | None:
-        """Round robin over the request queue (one participant) and every stream."""
-        parts: list[Stream | None] = [None, *self.streams]
-        for k in range(len(parts)):
-            i = (self._rr + k) % len(parts)
-            p = parts[i]
-            if p is None and self.queue:
-                self._rr = i + 1
-                return self.queue.popleft(), None
-            if p is not None and p.pending is not None:
-                job, p.pending = p.pending, None
-                self._rr = i + 1
-                return job, p
-        return None
+    async def _idle(self, timeout: float | None = None) -> None:
+        self._wake.clear()
+        if timeout is None:
+            await self._wake.wait()
+            return
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
 
     async def _serve(self) -> None:
+        """Take work whenever a replica has room; each call runs as its own task."""
         while True:
-            picked = self._next_job()
-            if picked is None:
-                self._wake.clear()
-                await self._wake.wait()
+            slot = self.replicas.acquire()
+            if slot is None:
+                await self._idle()
                 continue
-            job, stream = picked
-            if job.future is not None and job.future.done():  # caller went away
-                self._release(job)
+            jobs = self.sched.take()
+            if not jobs:
+                self.replicas.release(slot)
+                await self._idle()
                 continue
-            self._running = job  # left set if _run raises: the supervisor fails its caller
-            await self._run(job, stream)
-            self._release(job)
-            self._running = None
+            limit = self._batch.get(jobs[0].command, 1)
+            if limit > 1:
+                jobs += await self._fill(jobs, limit)
+            task = asyncio.ensure_future(self._run(slot, jobs))
+            self._calls[task] = jobs
+            task.add_done_callback(self._call_done)
 
-    async def _run(self, job: _Job, stream: Stream | None) -> None:
+    async def _fill(self, jobs: list[Job], limit: int) -> list[Job]:
+        """More frames of the same command for a batch, waiting at most the card's wait_ms for
+        streams that have none in it yet (never when every stream on it is already in)."""
+        command = jobs[0].command
+        more = self.sched.take(command, limit - len(jobs))
+        wait = float((self.backend.card.get("batch") or {}).get("wait_ms", BATCH_WAIT_MS)) / 1000
+        deadline = time.perf_counter() + wait
+        while len(jobs) + len(more) < limit and self.sched.could_send(command, jobs + more):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            await self._idle(left)
+            more += self.sched.take(command, limit - len(jobs) - len(more))
+        return more
+
+    async def _run(self, slot: int, jobs: list[Job]) -> None:
+        backend = self.replicas.backends[slot]
         started = time.perf_counter()
         timings: dict = {}
-        result = Result(self.id, job.command, frame_id=job.frame_id, stream_id=stream.id if stream else None)
+        try:
+            outs = await self._invoke(backend, jobs, timings)
+        finally:
+            self.replicas.release(slot)
+            self._wake.set()
+        done = time.perf_counter()
+        self.last_command_at = time.time()
+        names = self.command_names()
+        label = jobs[0].command if names is None or jobs[0].command in names else "_other"
+        if len(jobs) > 1 or jobs[0].command in self._batch:
+            timings["batch"] = len(jobs)
+            self.metrics.batch(self.id, len(jobs))
+        for job, out in zip(jobs, outs, strict=True):
+            self._release(job)
+            result = Result(self.id, job.command, frame_id=job.frame_id,
+                            stream_id=job.stream.id if job.stream else None)
+            if isinstance(out, BaseException):
+                result.error = out
+            else:
+                result.outputs = self._sendable(job.command, out, result)
+            t = dict(timings, queue=(started - job.received) * 1000, total=(done - job.received) * 1000)
+            result.timings = {k: round(v, 3) for k, v in t.items()}
+            self.metrics.observe(self.id, label, "error" if result.error else "ok", done - started)
+            self._finish(job, result)
+        self._sync_backend()
 
+    async def _invoke(self, backend: Backend, jobs: list[Job], timings: dict) -> list:
+        """The backend's answer for each job, in order: its outputs or its error."""
+        job = jobs[0]
+        formats = job.formats or (job.stream.formats if job.stream else None)
+        try:
+            if job.command in self._batch:
+                outs = await backend.call_batch(job.command, [j.inputs for j in jobs], binary=True,
+                                                formats=formats, timings=timings)
+                if len(outs) != len(jobs):
+                    raise InferenceError(f"the backend answered {len(outs)} of a batch of {len(jobs)}")
+                return outs
+            return [await backend.call(job.command, job.inputs, binary=True, formats=formats, timings=timings,
+                                       on_partial=self._partial(job) if (job.on_partial or job.stream) else None)]
+        except asyncio.CancelledError:  # the model was stopped mid-call: its callers must not wait forever
+            for j in jobs:
+                if j.future is not None and not j.future.done():
+                    j.future.set_exception(Conflict(f"model {self.id} was stopped while running {j.command!r}"))
+            raise
+        except BridgeError as e:
+            return [e] * len(jobs)
+        except Exception as e:
+            _limited.exception(f"backend {self.id}", "backend of %s failed", self.id)
+            return [BridgeError(f"{type(e).__name__}: {e}")] * len(jobs)
+
+    def _partial(self, job: Job):
         def partial(outputs, i):
             r = Result(self.id, job.command, outputs=outputs, frame_id=job.frame_id, progress=i, final=False,
-                       stream_id=result.stream_id)
+                       stream_id=job.stream.id if job.stream else None)
             if job.on_partial is not None:
                 try:
                     job.on_partial(r)
                 except Exception:
                     _limited.exception(f"partial {self.id}", "model %s: a partial result could not be delivered", self.id)
-            if stream is not None:
-                self._deliver(stream, r)
+            s = job.stream
+            if s is not None and s.inflight and s.inflight[0] is job:  # never ahead of an earlier frame
+                self._deliver(s, r)
+        return partial
 
+    def _sendable(self, command: str, outputs, result: Result):
+        """Outputs every transport can encode (checked here: too deep would raise inside delivery)."""
         try:
-            result.outputs = await self.backend.call(
-                job.command, job.inputs, binary=True, formats=job.formats or (stream.formats if stream else None),
-                timings=timings, on_partial=partial if (job.on_partial or stream) else None)
-        except asyncio.CancelledError:  # the model was stopped mid-call: its caller must not wait forever
-            if job.future is not None and not job.future.done():
-                job.future.set_exception(Conflict(f"model {self.id} was stopped while running {job.command!r}"))
-            raise
-        except BridgeError as e:
-            result.error = e
-        except Exception as e:
-            _limited.exception(f"backend {self.id}", "backend of %s failed", self.id)
-            result.error = BridgeError(f"{type(e).__name__}: {e}")
-        if result.outputs is not None:
-            try:  # every transport encodes this later; too deep would raise there, inside delivery
-                check_depth(result.outputs, MAX_DEPTH, InferenceError)
-            except InferenceError as e:
-                result.outputs, result.error = None, InferenceError(f"{job.command} returned outputs that cannot "
-                                                                    f"be sent: {e.message}")
-        done = time.perf_counter()
-        self.last_command_at = time.time()
-        timings["queue"] = (started - job.received) * 1000
-        timings["total"] = (done - job.received) * 1000
-        result.timings = {k: round(v, 3) for k, v in timings.items()}
-        names = self.command_names()
-        label = job.command if names is None or job.command in names else "_other"
-        self.metrics.observe(self.id, label, "error" if result.error else "ok", done - started)
-        if stream is not None:
-            stream.processed += 1
-            stream.last_latency_ms = timings["total"]
-            result.dropped = stream.dropped
-            self.metrics.processed(self.id)
-        if result.error is not None:
-            self.last_error = result.error
-        else:
-            self.last_data, self.last_error = result, None
+            check_depth(outputs, MAX_DEPTH, InferenceError)
+        except InferenceError as e:
+            result.error = InferenceError(f"{command} returned outputs that cannot be sent: {e.message}")
+            return None
+        return outputs
+
+    def _finish(self, job: Job, result: Result) -> None:
+        """Answer the caller now; a stream's result waits for its earlier frames, then goes out."""
         if job.future is not None and not job.future.done():
             if result.error is not None:
                 job.future.set_exception(result.error)
             else:
                 job.future.set_result(result)
-        if stream is not None:
-            self._deliver(stream, result)
+        s = job.stream
+        if s is None:
+            self._publish(result)
+            return
+        job.result = result
+        for ready in s.ready():
+            r = ready.result
+            s.processed += 1
+            s.last_latency_ms = r.timings.get("total", 0.0)
+            r.dropped = s.dropped
+            self.metrics.processed(self.id)
+            self._deliver(s, r)
+            self._publish(r)
+
+    def _publish(self, result: Result) -> None:
+        if result.error is not None:
+            self.last_error = result.error
+        else:
+            self.last_data, self.last_error = result, None
         for cb in list(self.subscribers):
             try:
                 cb(result)
             except Exception:
                 self.subscribers.discard(cb)  # one broken listener must not cost the others their data
                 _limited.exception(f"subscriber {self.id}", "a subscriber of %s failed and was dropped", self.id)
-        self._sync_backend()
 
     def _deliver(self, stream: Stream, result: Result) -> None:
         """A stream's own result; if its callback raises, it gets an error instead, or is closed."""
@@ -428,25 +474,30 @@ class Host:
 
     def _sync_backend(self) -> None:
         """A backend that gave up (a worker that crashed on every call) fails its host, with its reason."""
-        gave_up = getattr(self.backend, "gave_up", None)  # the process backend's; others retry forever
-        if self.state is HostState.RUNNING and self.backend.state is BackendState.FAILED and gave_up:
-            self.state = HostState.FAILED
-            self.error = BridgeError(gave_up)
-            log.error("model %s is FAILED: %s", self.id, self.error.message)
-            self._fail_waiting(self.error)
+        for b in self.replicas.backends:
+            gave_up = getattr(b, "gave_up", None)  # the process backend's; others retry forever
+            if self.state is HostState.RUNNING and b.state is BackendState.FAILED and gave_up:
+                self.state = HostState.FAILED
+                self.error = BridgeError(gave_up)
+                log.error("model %s is FAILED: %s", self.id, self.error.message)
+                self._cancel_calls(self.error)
+                self._fail_waiting(self.error)
 
     # -- status ---------------------------------------------------------------------------
     def status(self) -> dict:
         self._sync_backend()
         state = self.state
-        if state is HostState.RUNNING and getattr(self.backend, "restarting", False):
+        if state is HostState.RUNNING and any(getattr(b, "restarting", False) for b in self.replicas.backends):
             state = HostState.RESTARTING
+        details = [b.detail for b in self.replicas.backends if b.detail]
         return {
             "state": state.value,
             "error": self.error.message if self.error else None,
             "backend": self.backend.kind,
-            "detail": self.backend.detail,  # e.g. "remote ... unreachable: ...; retrying in 2.0 s"
+            "detail": "; ".join(dict.fromkeys(details)) or None,  # e.g. "remote ... unreachable: ...; retrying in 2.0 s"
             "gpu": bool(self.backend.gpu),
+            "replicas": len(self.replicas),
+            "inflight": self.replicas.inflight(),
             "options": self.options,
             "queue": len(self.queue),
             "streams": [

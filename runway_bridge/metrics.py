@@ -27,6 +27,8 @@ class Metrics:
                                  ["model", "command"], registry=r,
                                  buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10))
         self.frames = Counter("runway_bridge_stream_frames", "Stream frames, by fate", ["model", "fate"], registry=r)
+        self.batch_size = Histogram("runway_bridge_batch_size", "Frames per call of a batching command", ["model"],
+                                    buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32, 64), registry=r)
         self.rejected_total = Counter("runway_bridge_rejected", "Requests refused because the queue was full", ["model"], registry=r)
         self.state = Gauge("runway_bridge_model_running", "1 when the model is RUNNING", ["model"], registry=r)
         self._pairs: set[tuple[str, str]] = set()
@@ -59,6 +61,9 @@ class Metrics:
 
     def processed(self, model: str) -> None:
         self.frames.labels(model, "processed").inc()
+
+    def batch(self, model: str, size: int) -> None:
+        self.batch_size.labels(model).observe(size)
 
     def rejected(self, model: str) -> None:
         self.rejected_total.labels(model).inc()

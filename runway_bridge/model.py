@@ -87,6 +87,24 @@ def deserialize_fields(fields: dict[str, BaseType], values: dict, ctx: DecodeCon
     return out
 
 
+def ok(slots: list) -> list:
+    """The entries of a batch that are not errors."""
+    return [a for a in slots if not isinstance(a, BridgeError)]
+
+
+def refill(slots: list, results: list) -> list:
+    """`results` (one per entry of `ok(slots)`) put back in the places of `slots`, errors kept."""
+    it = iter(results)
+    return [a if isinstance(a, BridgeError) else next(it) for a in slots]
+
+
+def _one(cmd, results):
+    """The only result of a batching command called on a batch of one."""
+    if not isinstance(results, (list, tuple)) or len(results) != 1:
+        raise InferenceError(f"{cmd.name} takes a batch: it must return a list of 1 result for 1 input")
+    return results[0]
+
+
 @dataclass
 class Command:
     """One typed command: inputs to outputs."""
@@ -96,18 +114,22 @@ class Command:
     inputs: dict[str, BaseType]
     outputs: dict[str, BaseType]
     description: str | None = None
+    batch: int | None = None  # takes a list of inputs, returns a list of outputs, at most this many
 
     @property
     def is_generator(self) -> bool:
         return inspect.isgeneratorfunction(self.fn)
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "name": self.name,
             "description": self.description,
             "inputs": [t.to_dict() for t in self.inputs.values()],
             "outputs": [t.to_dict() for t in self.outputs.values()],
         }
+        if self.batch:
+            d["batch"] = self.batch  # only then: old clients read the old SDK's four keys
+        return d
 
     def serialize(self, result, formats: dict | None, binary: bool) -> dict:
         """The author's return value to wire outputs; a malformed one is the model's fault (500)."""
@@ -146,13 +168,22 @@ class Model:
 
         return register(decorated_fn) if decorated_fn is not None else register
 
-    def command(self, name: str, inputs: dict | None = None, outputs: dict | None = None, description: str | None = None):
-        """Register a command ``fn(model, inputs) -> outputs`` under `name`."""
+    def command(self, name: str, inputs: dict | None = None, outputs: dict | None = None,
+                description: str | None = None, batch: int | None = None):
+        """Register a command ``fn(model, inputs) -> outputs`` under `name`.
+
+        With ``batch=N`` the function takes a list of up to N input dicts and returns a list of as
+        many outputs, in order: the host gathers frames of several streams into one call.
+        """
         if not outputs:
             raise ValueError(f"command {name!r} needs at least one output")
+        if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 1024):
+            raise ValueError(f"command {name!r}: batch must be an integer from 1 to 1024, not {batch!r}")
 
         def register(fn):
-            self.commands[name] = Command(name, fn, _named(inputs), _named(outputs), description)
+            if batch and inspect.isgeneratorfunction(fn):
+                raise ValueError(f"command {name!r}: a generator cannot take a batch")
+            self.commands[name] = Command(name, fn, _named(inputs), _named(outputs), description, batch)
             return fn
 
         return register
@@ -190,7 +221,75 @@ class Model:
         """Validate `inputs` (filling defaults) and call the command; returns what the author's
         function returned, unserialized. For testing an adapter: ``m.call(state, 'detect', {...})``."""
         cmd = self.get_command(name)
-        return cmd.fn(state, deserialize_fields(cmd.inputs, inputs, ctx, "inputs"))
+        args = deserialize_fields(cmd.inputs, inputs, ctx, "inputs")
+        return _one(cmd, cmd.fn(state, [args])) if cmd.batch else cmd.fn(state, args)
+
+    # The three stages of a plain command, for a host that runs them on different threads: the
+    # codec stages (`decode`, `encode`) on a pool, `infer` on the model's own thread.
+    def decode(self, name: str, inputs: dict, ctx: DecodeContext | None = None) -> dict:
+        """Validate and decode wire inputs for command `name` (`BadInput` and friends)."""
+        return deserialize_fields(self.get_command(name).inputs, inputs, ctx, "inputs")
+
+    def infer(self, state, name: str, args: dict):
+        """Call the command on decoded `args`; the author's errors become `InferenceError`."""
+        try:
+            return self.get_command(name).fn(state, args)
+        except BridgeError:
+            raise
+        except Exception as e:
+            err = InferenceError(f"Error during inference: {e!r}.")
+            err.traceback = traceback.format_exc().splitlines()
+            raise err from e
+
+    def encode(self, name: str, result, formats: dict | None = None, binary: bool = False) -> Outputs:
+        """The author's return value to wire outputs; one that cannot be encoded is the model's fault."""
+        try:
+            return self.get_command(name).serialize(result, formats, binary)
+        except BridgeError:
+            raise
+        except Exception as e:
+            raise InferenceError(f"{name} returned outputs that cannot be encoded: {e!r}") from e
+
+    def decode_or_error(self, name: str, inputs: dict, ctx: DecodeContext | None = None):
+        """`decode`, with a bad input's error returned rather than raised: one bad frame of a batch
+        fails only itself."""
+        try:
+            return self.decode(name, inputs, ctx)
+        except BridgeError as e:
+            return e
+
+    def infer_batch(self, state, name: str, args: list) -> list:
+        """A batching command on a list of decoded inputs; it must return as many results."""
+        if not args:
+            return []
+        results = self.infer(state, name, args)
+        if not isinstance(results, (list, tuple)) or len(results) != len(args):
+            got = f"{len(results)} results" if isinstance(results, (list, tuple)) else type(results).__name__
+            raise InferenceError(f"{name} takes a batch: it must return a list of {len(args)} results, not {got}")
+        return list(results)
+
+    def encode_or_error(self, name: str, result, formats: dict | None = None, binary: bool = False):
+        try:
+            return self.encode(name, result, formats, binary)
+        except BridgeError as e:
+            return e
+
+    def run_batch(self, state, name: str, inputs: list, *, ctx: DecodeContext | None = None,
+                  formats: dict | None = None, binary: bool = False, timings: dict | None = None) -> list:
+        """Run a batching command once on a list of wire inputs; one entry per input, in order: its
+        `Outputs`, or the `BridgeError` of that input alone. A failure of the call itself raises."""
+        t = timings if timings is not None else {}
+        if not self.get_command(name).batch:
+            raise BadInput(f"{name} does not take a batch")
+        t0 = time.perf_counter()
+        slots = [self.decode_or_error(name, one, ctx) for one in inputs]
+        t1 = time.perf_counter()
+        results = self.infer_batch(state, name, ok(slots))
+        t2 = time.perf_counter()
+        out = refill(slots, [self.encode_or_error(name, r, formats, binary) for r in results])
+        t["decode"], t["model"] = (t1 - t0) * 1000, (t2 - t1) * 1000
+        t["encode"] = (time.perf_counter() - t2) * 1000
+        return out
 
     def iter_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
                      formats: dict | None = None, binary: bool = False,
@@ -209,7 +308,7 @@ class Model:
         t["decode"] = (t1 - t0) * 1000
         t["model"] = t["encode"] = 0.0
         try:
-            result = cmd.fn(state, args)
+            result = _one(cmd, cmd.fn(state, [args])) if cmd.batch else cmd.fn(state, args)
             t["model"] += (time.perf_counter() - t1) * 1000
             steps = result if inspect.isgenerator(result) else iter((result,))
             while True:
@@ -287,9 +386,9 @@ def setup(decorated_fn=None, options=None):
     return current_model().setup(decorated_fn, options=options)
 
 
-def command(name, inputs=None, outputs=None, description=None):
+def command(name, inputs=None, outputs=None, description=None, batch=None):
     """Register a command. See `Model.command`."""
-    return current_model().command(name, inputs=inputs, outputs=outputs, description=description)
+    return current_model().command(name, inputs=inputs, outputs=outputs, description=description, batch=batch)
 
 
 def load_model(path: str | Path) -> Model:

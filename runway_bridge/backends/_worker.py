@@ -81,8 +81,12 @@ class Worker:
 
         timings: dict = {}
         try:
-            out = model.run_command(state, msg.command, msg.inputs, ctx=ctx, formats=msg.formats,
-                                    binary=msg.binary, timings=timings, on_partial=partial)
+            if msg.batch:
+                out = model.run_batch(state, msg.command, msg.inputs, ctx=ctx, formats=msg.formats,
+                                      binary=msg.binary, timings=timings)
+            else:
+                out = model.run_command(state, msg.command, msg.inputs, ctx=ctx, formats=msg.formats,
+                                        binary=msg.binary, timings=timings, on_partial=partial)
         except _Stop:
             self.send(Failed(msg.id, BridgeError(f"{msg.command} was cancelled")))
             return

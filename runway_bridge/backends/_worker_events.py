@@ -34,6 +34,7 @@ class Call:
     binary: bool = False
     formats: dict | None = None
     partials: bool = False  # send `Partial` for each step of a generator
+    batch: bool = False  # `inputs` is a list for a batching command; `Done.outputs` is a list
 
 
 @dataclass

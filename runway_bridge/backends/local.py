@@ -2,21 +2,28 @@
 
 One thread per model keeps the event loop free and calls into the model serial (most models are
 not thread-safe); OpenCV and ONNX Runtime release the GIL, so models still run in parallel.
+A plain command is pipelined: its inputs are decoded and its outputs encoded on the shared
+`codec_pool`, so the model thread runs only inference and the host keeps two calls in flight
+(one decoding while the other infers). Generators run whole on the model thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ..errors import Conflict
-from ..model import Model, load_model
+from .. import codec_pool
+from ..errors import BadInput, Conflict
+from ..model import Model, load_model, ok, refill
 from ..types import DecodeContext
 from .base import Backend, BackendState
 
 
 class LocalBackend(Backend):
     kind = "local"
+    concurrency = 2  # one call infers while the next decodes
+    batching = True
 
     def __init__(self, model_dir, card=None, *, model: Model | None = None, ctx: DecodeContext | None = None):
         super().__init__(model_dir, card)
@@ -49,9 +56,28 @@ class LocalBackend(Backend):
             raise
         self._transition(BackendState.RUNNING)
 
-    async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
+    def _check(self) -> None:
         if self.state is not BackendState.RUNNING:
             raise Conflict(f"model is {self.state.value}, not RUNNING")
+
+    async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
+        self._check()
+        cmd = self._model.get_command(command)
+        if cmd.is_generator or cmd.batch:
+            return await self._whole(command, inputs, binary, formats, timings, on_partial)
+        t = timings if timings is not None else {}
+        t0 = time.perf_counter()
+        args = await codec_pool.run(self._model.decode, command, inputs, self._ctx)
+        t1 = time.perf_counter()
+        raw = await self._run(self._model.infer, self._state, command, args)
+        t2 = time.perf_counter()
+        out = await codec_pool.run(self._model.encode, command, raw, formats, binary)
+        t["decode"], t["model"] = (t1 - t0) * 1000, (t2 - t1) * 1000  # model: includes its wait
+        t["encode"] = (time.perf_counter() - t2) * 1000
+        return out
+
+    async def _whole(self, command, inputs, binary, formats, timings, on_partial):
+        """A generator (or a batching command called alone) runs entirely on the model thread."""
         loop = asyncio.get_running_loop()
         partial = None
         if on_partial is not None:
@@ -60,6 +86,23 @@ class LocalBackend(Backend):
         return await self._run(lambda: self._model.run_command(
             self._state, command, inputs, ctx=self._ctx, formats=formats, binary=binary,
             timings=timings, on_partial=partial))
+
+    async def call_batch(self, command, inputs, *, binary=False, formats=None, timings=None):
+        """Decode every frame on the codec pool at once, infer the batch on the model thread, encode."""
+        self._check()
+        if not self._model.get_command(command).batch:
+            raise BadInput(f"{command} does not take a batch")
+        m, t = self._model, (timings if timings is not None else {})
+        t0 = time.perf_counter()
+        slots = await asyncio.gather(*(codec_pool.run(m.decode_or_error, command, one, self._ctx) for one in inputs))
+        t1 = time.perf_counter()
+        results = await self._run(m.infer_batch, self._state, command, ok(slots))
+        t2 = time.perf_counter()
+        encoded = await asyncio.gather(*(codec_pool.run(m.encode_or_error, command, r, formats, binary)
+                                         for r in results))
+        t["decode"], t["model"] = (t1 - t0) * 1000, (t2 - t1) * 1000
+        t["encode"] = (time.perf_counter() - t2) * 1000
+        return refill(slots, encoded)
 
     async def stop(self) -> None:
         self._transition(BackendState.STOPPED)

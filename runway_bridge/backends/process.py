@@ -215,6 +215,7 @@ class ProcessBackend(Backend):
     """A model in its own worker process; see the module docstring."""
 
     kind = "process"
+    batching = True
 
     def __init__(self, model_dir, card=None, *, timeout_s: float | None = None, setup_timeout_s: float | None = None,
                  python: str | None = None, gpu: bool | None = None, ctx: DecodeContext | None = None):
@@ -459,6 +460,12 @@ class ProcessBackend(Backend):
         raise Conflict(f"model {self.name} is {self.state.value}, not RUNNING")
 
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
+        return await self._call(Call(0, command, inputs, binary, formats, on_partial is not None), timings, on_partial)
+
+    async def call_batch(self, command, inputs, *, binary=False, formats=None, timings=None):
+        return await self._call(Call(0, command, list(inputs), binary, formats, batch=True), timings, None)
+
+    async def _call(self, msg: Call, timings, on_partial):
         self._check_up()
         async with self._lock:
             if self._current is not None:  # a caller that gave up: wait for the worker (the timer bounds it)
@@ -470,7 +477,8 @@ class ProcessBackend(Backend):
             self._output.clear()
             worker = self._worker
             try:
-                await worker.send(Call(pend.id, command, inputs, binary, formats, on_partial is not None))
+                msg.id = pend.id
+                await worker.send(msg)
                 done = await asyncio.shield(pend.future)
             except asyncio.CancelledError:
                 if self._current is pend and worker is self._worker:
