@@ -116,8 +116,8 @@ def report(names, results: dict, sessions: dict, target: dict) -> bool:
         (on, b_on), (off, b_off) = results[f"{n}_on"], results[f"{n}_off"]
         one, eight = sessions[n]
         ratio = on / off
-        seen = (f"mean batch {statistics.mean(b_on):.1f} on, {statistics.mean(b_off):.1f} off" if b_on and b_off
-                else "batch sizes not reported in result timings")
+        seen = (f"mean batch {statistics.mean(b_on):.1f} on, {statistics.mean(b_off) if b_off else 1:.1f} off"
+                if b_on else "no batch sizes in the result timings")
         goal = target.get(n)
         verdict = "" if goal is None else f"   target >= {goal:g}x: {'PASS' if ratio >= goal else 'BELOW TARGET'}"
         ok &= goal is None or ratio >= goal
