@@ -42,10 +42,11 @@ MODELS = {"autoencoder": lambda p: autoencoder_model(p, size=SIZE, code=1024),
           "conv": lambda p: conv_model(p, size=(SIZE, SIZE), hidden=64, layers=4)}
 
 
-def build(folder: Path, device: str = "cpu") -> dict[str, Path]:
-    """Each model's file, imported as ``<name>_on`` and ``<name>_off`` (max_size 1)."""
+def build(folder: Path, models: dict = MODELS, device: str = "cpu") -> dict[str, Path]:
+    """Each model's file (``models``: name -> a function writing it to a path), imported as
+    ``<name>_on`` and ``<name>_off`` (card ``[batch] max_size = 1``) under ``folder/adapters``."""
     files = {}
-    for name, make in MODELS.items():
+    for name, make in models.items():
         files[name] = make(folder / f"{name}.onnx")
         import_onnx(files[name], folder / "adapters", name=f"{name}_on", device=device)
         off = import_onnx(files[name], folder / "adapters", name=f"{name}_off", device=device)
@@ -54,12 +55,12 @@ def build(folder: Path, device: str = "cpu") -> dict[str, Path]:
     return files
 
 
-def session_gain(path: Path, providers=("CPUExecutionProvider",)) -> tuple[float, float]:
+def session_gain(path: Path, size: int = SIZE, providers=("CPUExecutionProvider",)) -> tuple[float, float]:
     """ONNX Runtime alone: ms per frame at a batch of 1 and of 8 (best of 3), no daemon."""
     import onnxruntime as ort
 
     s = ort.InferenceSession(str(path), providers=list(providers))
-    one, eight = (np.random.default_rng(0).random((n, 3, SIZE, SIZE), np.float32) for n in (1, 8))
+    one, eight = (np.random.default_rng(0).random((n, 3, size, size), np.float32) for n in (1, 8))
 
     def per_frame(x, reps):
         s.run(None, {"image": x})
@@ -95,22 +96,23 @@ async def measure(base: str, model: str, streams: int, jpg: bytes, seconds: floa
     return sum(counts) / (time.perf_counter() - t0), batches
 
 
-def compare(base: str, names, args, jpg: bytes) -> dict:
-    """fps per round for each model on and off, the order alternating; plus the batch sizes seen."""
+def compare(base: str, names, jpg: bytes, *, streams: int, rounds: int, seconds: float) -> dict:
+    """Median fps for each model on and off (rounds alternate the order), and the batch sizes seen."""
     fps = {f"{n}_{mode}": [] for n in names for mode in ("on", "off")}
     sizes = {k: [] for k in fps}
     for key in fps:  # warm up: sessions, threads, first allocations
-        asyncio.run(measure(base, key, args.streams, jpg, 0.5))
-    for r in range(args.rounds):
+        asyncio.run(measure(base, key, streams, jpg, 0.5))
+    for r in range(rounds):
         for n in names:
             for mode in (("on", "off") if r % 2 == 0 else ("off", "on")):
-                rate, batches = asyncio.run(measure(base, f"{n}_{mode}", args.streams, jpg, args.seconds))
+                rate, batches = asyncio.run(measure(base, f"{n}_{mode}", streams, jpg, seconds))
                 fps[f"{n}_{mode}"].append(rate)
                 sizes[f"{n}_{mode}"] += [b for b in batches if b is not None]
     return {k: (statistics.median(v), sizes[k]) for k, v in fps.items()}
 
 
 def report(names, results: dict, sessions: dict, target: dict) -> bool:
+    """Print each model's fps on and off and their ratio; whether every target was met."""
     ok = True
     for n in names:
         (on, b_on), (off, b_off) = results[f"{n}_on"], results[f"{n}_off"]
@@ -142,7 +144,8 @@ def main() -> None:
         launch = [a for n in names for a in ("--model", f"{n}_on", "--model", f"{n}_off")]
         proc, base = serve("--adapters", str(Path(tmp) / "adapters"), *launch, ready="/readyz")
         try:
-            results = compare(base, names, args, frame((SIZE, SIZE), 90))
+            results = compare(base, names, frame((SIZE, SIZE), 90), streams=args.streams, rounds=args.rounds,
+                              seconds=args.seconds)
         finally:
             proc.terminate()
             proc.wait(10)
