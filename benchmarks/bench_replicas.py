@@ -28,7 +28,7 @@ import aiohttp
 from _common import ROOT, frame, free_port, median_p99, start
 
 from runway_bridge.types import Blob
-from runway_bridge.wire import decode_frame, encode_frame
+from runway_bridge.wire import encode_frame
 
 
 def launch(replicas: int, cores: list[int] | None) -> tuple[subprocess.Popen, str]:
@@ -57,10 +57,13 @@ async def client(url: str, jpg: bytes, seconds: float, latencies: list, faces: l
             await ws.send_bytes(encode_frame({"frame": n}, [("image", Blob("jpeg", jpg))]))
             msg = await ws.receive(timeout=30)
             latencies.append((time.perf_counter() - t0) * 1000)
-            head = decode_frame(msg.data)[0] if msg.type == aiohttp.WSMsgType.BINARY else json.loads(msg.data)
-            if head.get("type") != "result" or head.get("frame") != n:
-                raise SystemExit(f"expected the result of frame {n}, got {str(head)[:300]}")
-            faces.append(len(head["outputs"].get("boxes") or []))
+            # The client shares the two cores with the daemon: it reads only the head of most results
+            # (478 landmarks are ~30 KB of JSON) and parses every 20th in full to count the faces.
+            text = msg.data if msg.type == aiohttp.WSMsgType.TEXT else ""
+            if not text.startswith('{"type":"result"') or f'"frame":{n},' not in text[:200]:
+                raise SystemExit(f"expected the result of frame {n}, got {str(msg.data)[:300]}")
+            if n % 20 == 0:
+                faces.append(len(json.loads(text)["outputs"].get("boxes") or []))
             n += 1
     return n
 
@@ -92,12 +95,14 @@ def main() -> None:
         fps: dict[int, list] = {1: [], 2: []}
         p99: dict[int, list] = {1: [], 2: []}
         busy: dict[int, list] = {1: [], 2: []}
+        clients: dict[int, list] = {1: [], 2: []}
         faces: list[int] = []
         for r in range(args.rounds):
             for n in ((1, 2) if r % 2 == 0 else (2, 1)):
-                pid, c0, t0 = daemons[n][0].pid, cpu_seconds(daemons[n][0].pid), time.perf_counter()
+                pid, c0, t0, own = daemons[n][0].pid, cpu_seconds(daemons[n][0].pid), time.perf_counter(), time.process_time()
                 rate, tail, seen = asyncio.run(measure(daemons[n][1], args.clients, jpg, args.seconds))
                 busy[n].append((cpu_seconds(pid) - c0) / (time.perf_counter() - t0))
+                clients[n].append((time.process_time() - own) / (time.perf_counter() - t0))
                 fps[n].append(rate)
                 p99[n].append(tail)
                 faces += seen
@@ -113,8 +118,8 @@ def main() -> None:
     print(f"face_mesh, {args.clients} clients, 640x480 JPEG, one frame in flight each, daemon {where}; "
           f"medians of {args.rounds} rounds of {args.seconds:g} s")
     for n, f, tail in ((1, f1, l1), (2, f2, l2)):
-        print(f"  replicas={n}  {f:6.1f} fps   p99 {tail:6.1f} ms   daemon busy {statistics.median(busy[n]):.2f} cores   "
-              f"(rounds: {', '.join(f'{x:.0f}' for x in fps[n])} fps)")
+        print(f"  replicas={n}  {f:6.1f} fps   p99 {tail:6.1f} ms   busy cores: daemon {statistics.median(busy[n]):.2f}, "
+              f"clients {statistics.median(clients[n]):.2f}   (rounds: {', '.join(f'{x:.0f}' for x in fps[n])} fps)")
     print(f"  fps ratio {f2 / f1:.2f}x   target >= 1.7x: {'PASS' if f2 / f1 >= 1.7 else 'BELOW TARGET'}")
     print(f"  p99 ratio {l2 / l1:.2f}x   target <= 1.0x: {'PASS' if l2 <= l1 else 'WORSE'}")
 
