@@ -315,13 +315,13 @@ class Host:
     async def _serve(self) -> None:
         """Take work whenever a replica has room; each call runs as its own task."""
         while True:
-            slot = self.replicas.acquire()
+            slot, opens_in = self.replicas.acquire(time.perf_counter())
             if slot is None:
-                await self._idle()
+                await self._idle(opens_in)
                 continue
-            jobs = self.sched.take()
+            jobs = self.sched.take(capacity=self.replicas.capacity)
             if not jobs:
-                self.replicas.release(slot)
+                self.replicas.unacquire(slot)
                 await self._idle()
                 continue
             limit = self._batch.get(jobs[0].command, 1)
@@ -335,7 +335,8 @@ class Host:
         """More frames of the same command for a batch, waiting at most the card's wait_ms for
         streams that have none in it yet (never when every stream on it is already in)."""
         command = jobs[0].command
-        more = self.sched.take(command, limit - len(jobs))
+        cap = self.replicas.capacity
+        more = self.sched.take(command, limit - len(jobs), cap)
         wait = float((self.backend.card.get("batch") or {}).get("wait_ms", BATCH_WAIT_MS)) / 1000
         deadline = time.perf_counter() + wait
         while len(jobs) + len(more) < limit and self.sched.could_send(command, jobs + more):
@@ -343,7 +344,7 @@ class Host:
             if left <= 0:
                 break
             await self._idle(left)
-            more += self.sched.take(command, limit - len(jobs) - len(more))
+            more += self.sched.take(command, limit - len(jobs) - len(more), cap)
         return more
 
     async def _run(self, slot: int, jobs: list[Job]) -> None:
@@ -353,7 +354,7 @@ class Host:
         try:
             outs = await self._invoke(backend, jobs, timings)
         finally:
-            self.replicas.release(slot)
+            self.replicas.release(slot, timings)
             self._wake.set()
         done = time.perf_counter()
         self.last_command_at = time.time()

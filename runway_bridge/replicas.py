@@ -12,6 +12,8 @@ replica with a large concurrency.
 from __future__ import annotations
 
 import asyncio
+import collections
+import math
 
 from .backends.base import Backend, BackendState
 
@@ -29,6 +31,8 @@ class Replicas:
             raise ValueError("a model needs at least one backend")
         self.backends = list(backends)
         self.busy = [0] * len(self.backends)
+        self._sent: list[collections.deque[float]] = [collections.deque() for _ in self.backends]
+        self._model_s = [0.0] * len(self.backends)  # a moving average of each one's inference time
 
     def __len__(self) -> int:
         return len(self.backends)
@@ -44,19 +48,46 @@ class Replicas:
     def inflight(self) -> int:
         return sum(self.busy)
 
-    def acquire(self) -> int | None:
-        """The index of the backend to take the next call (idle first, then least busy), marked busy;
-        None when every one is full."""
-        best = None
-        for i, b in enumerate(self.backends):
-            if self.busy[i] < max(1, b.concurrency) and (best is None or self.busy[i] < self.busy[best]):
-                best = i
-        if best is not None:
-            self.busy[best] += 1
-        return best
+    def _opens_at(self, i: int) -> float:
+        """When replica `i` may take another call. A pipelined one takes its next call just in time:
+        about one inference after the running call was sent, so the next frame finishes decoding
+        as the model frees up. Sent earlier, it would only wait, committed, while a newer frame
+        of its stream could have replaced it."""
+        b = self.backends[i]
+        if self.busy[i] >= max(1, b.concurrency):
+            return math.inf
+        if self.busy[i] == 0 or not b.pipelined:
+            return 0.0
+        return self._sent[i][-1] + self._model_s[i]
 
-    def release(self, i: int) -> None:
+    def acquire(self, now: float) -> tuple[int | None, float | None]:
+        """``(index, None)``: the backend to take the next call (idle first, then least busy),
+        marked busy. ``(None, seconds)``: none now, one opens in that long (None: when a call ends)."""
+        best, soonest = None, math.inf
+        for i in range(len(self.backends)):
+            at = self._opens_at(i)
+            if at <= now:
+                if best is None or self.busy[i] < self.busy[best]:
+                    best = i
+            soonest = min(soonest, at)
+        if best is None:
+            return None, (soonest - now if soonest < math.inf else None)
+        self.busy[best] += 1
+        self._sent[best].append(now)
+        return best, None
+
+    def unacquire(self, i: int) -> None:
+        """Undo an `acquire` that found no work."""
+        self.busy[i] -= 1
+        self._sent[i].pop()
+
+    def release(self, i: int, timings: dict | None = None) -> None:
         self.busy[i] = max(0, self.busy[i] - 1)
+        if self._sent[i]:
+            self._sent[i].popleft()
+        ms = (timings or {}).get("model")
+        if ms is not None:
+            self._model_s[i] = ms / 1000 if not self._model_s[i] else 0.8 * self._model_s[i] + 0.2 * ms / 1000
 
     async def start(self, options: dict) -> None:
         """Start every replica; if one fails, the others are stopped and its error raised."""
@@ -69,6 +100,7 @@ class Replicas:
             await self.stop()
             raise failed
         self.busy = [0] * len(self.backends)
+        self._sent = [collections.deque() for _ in self.backends]
 
     async def stop(self) -> None:
         results = await asyncio.gather(*(b.stop() for b in self.backends if b.state is not BackendState.STOPPED),

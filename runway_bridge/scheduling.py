@@ -109,10 +109,10 @@ class Scheduler:
         self._release = release  # gives back the budget of a job nobody waits for any more
         self._rr = 0
 
-    def _take_from(self, p: Stream | None, command: str | None) -> Job | None:
+    def _take_from(self, p: Stream | None, command: str | None, share: int) -> Job | None:
         if p is not None:
             job = p.pending
-            if job is None or (command is not None and job.command != command):
+            if job is None or (command is not None and job.command != command) or len(p.inflight) >= share:
                 return None
             p.pending = None
             p.inflight.append(job)
@@ -125,9 +125,15 @@ class Scheduler:
             return self.queue.popleft() if command is None or job.command == command else None
         return None
 
-    def take(self, command: str | None = None, limit: int = 1) -> list[Job]:
+    def take(self, command: str | None = None, limit: int = 1, capacity: int = 1) -> list[Job]:
         """Up to `limit` jobs round robin (one per participant per round): of `command` when given,
-        else of whatever command the first one has."""
+        else of whatever command the first one has.
+
+        A stream has at most its share of the `capacity` (the calls the model takes at once) in
+        flight: alone it may fill every replica and pipeline, but beside others a flooding stream
+        must not take the slot a lockstep client is about to need (its next frame is on the wire).
+        """
+        share = max(1, capacity // max(1, len(self.streams)))
         jobs: list[Job] = []
         progress = True
         while len(jobs) < limit and progress:
@@ -136,7 +142,7 @@ class Scheduler:
             base = self._rr
             for k in range(len(parts)):
                 i = (base + k) % len(parts)
-                job = self._take_from(parts[i], command or (jobs[0].command if jobs else None))
+                job = self._take_from(parts[i], command or (jobs[0].command if jobs else None), share)
                 if job is not None:
                     jobs.append(job)
                     progress = True

@@ -41,6 +41,9 @@ class Backend(abc.ABC):
     # How many calls the host may have in flight here at once: 1 runs them one by one; a backend
     # that pipelines (decodes the next frame while the model runs) or scales out says more.
     concurrency = 1
+    # True when calls beyond the first only overlap their decoding and encoding with the running one
+    # (one model thread): the host then sends the next one just in time, not at once.
+    pipelined = False
     # Whether `call_batch` runs a list of inputs as one call of a batching command.
     batching = False
 

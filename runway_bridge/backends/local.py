@@ -23,6 +23,7 @@ from .base import Backend, BackendState
 class LocalBackend(Backend):
     kind = "local"
     concurrency = 2  # one call infers while the next decodes
+    pipelined = True
     batching = True
 
     def __init__(self, model_dir, card=None, *, model: Model | None = None, ctx: DecodeContext | None = None):
