@@ -79,7 +79,7 @@ SINGLE = '''
 )
 def run_model(session, inputs):
     names = [o.name for o in session.get_outputs()]
-    return outputs_of(dict(zip(names, session.run(names, feed_of(inputs)))))
+    return outputs_of(dict(zip(names, session.run(names, feed_of(inputs)), strict=True)))
 '''
 
 BATCH = '''
@@ -104,12 +104,12 @@ def run_model(session, batch):
     for members in groups.values():
         stacked = {{k: np.concatenate([feeds[i][k] for i in members]) for k in feeds[members[0]]}}
         ys = session.run(names, stacked)
-        for name, y in zip(names, ys):
+        for name, y in zip(names, ys, strict=True):
             if np.ndim(y) == 0 or len(y) != len(members):
                 raise RuntimeError(f"output {{name!r}} has {{np.shape(y)}} for a batch of {{len(members)}}: its first axis "
                                    f"is not the batch; import the file again with --batch 1")
         for j, i in enumerate(members):
-            results[i] = outputs_of({{name: y[j : j + 1] for name, y in zip(names, ys)}})
+            results[i] = outputs_of({{name: y[j : j + 1] for name, y in zip(names, ys, strict=True)}})
     return results
 '''
 

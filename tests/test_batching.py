@@ -120,11 +120,12 @@ def _batch_sizes(results: list[dict], metrics: str) -> list[float]:
     return sizes
 
 
-@pytest.mark.parametrize("backend", ["local", "process"])
-def test_eight_streams_get_their_own_results_in_batches(served, tmp_path, backend):
+@pytest.mark.parametrize("backend,replicas", [("local", 1), ("process", 1), ("local", 2)])
+def test_eight_streams_get_their_own_results_in_batches(served, tmp_path, backend, replicas):
     folder, session = served
     d = launch_daemon(tmp_path, "conv", fixtures=False,
-                      args=["--adapters", str(folder.parent), "--backend", f"conv={backend}"])
+                      args=["--adapters", str(folder.parent), "--backend", f"conv={backend}",
+                            "--replicas", f"conv={replicas}"])
     try:
         manifest = d.get("/v1/models/conv")[2]
         assert [c.get("batch") for c in manifest["manifest"]["commands"]] == [8], manifest
