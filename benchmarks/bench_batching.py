@@ -114,7 +114,8 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def compare(base: str, names, jpg: bytes, *, streams: int, rounds: int, seconds: float, pid: int) -> dict:
+def compare(base: str, names, jpg: bytes, *, streams: int, rounds: int, seconds: float, pid: int,
+            warmup: float = 0.5) -> dict:
     """Per model and mode (rounds rotate the order): median fps, the batch sizes seen, and the
     median daemon CPU ms per frame (`pid`'s CPU time over the frames: what other load on the
     machine changes least)."""
@@ -122,7 +123,7 @@ def compare(base: str, names, jpg: bytes, *, streams: int, rounds: int, seconds:
     sizes = {k: [] for k in fps}
     cpu = {k: [] for k in fps}
     for key in fps:  # warm up: sessions, threads, first allocations
-        asyncio.run(measure(base, key, streams, jpg, 0.5))
+        asyncio.run(measure(base, key, streams, jpg, warmup))
     for r in range(rounds):
         for n in names:
             for mode in MODES[r % 3:] + MODES[:r % 3]:

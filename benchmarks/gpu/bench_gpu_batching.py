@@ -19,6 +19,7 @@ back to the CPU). Exit 0 otherwise, whatever the ratio; the ratio is printed las
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import signal
 import sys
@@ -31,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # benchmarks/: _common (which puts the repo and tests/ on the path)
 
 from _common import frame, serve  # noqa: E402
-from bench_batching import MODES, build, compare, launch_args, report, session_gain  # noqa: E402
+from bench_batching import MODES, build, compare, launch_args, measure, report, session_gain  # noqa: E402
 from onnx_models import conv_model  # noqa: E402
 
 CUDA = ["CUDAExecutionProvider", "CPUExecutionProvider"]
@@ -87,8 +88,11 @@ def main() -> None:
                     status = json.load(r)["status"]
                 if args.device == "cuda" and not status.get("gpu"):
                     no_cuda(f"the daemon's {model} runs on the CPU ({status})")
-            results = compare(base, ["conv"], frame((size, size), 90), streams=args.streams, rounds=args.rounds,
-                              seconds=args.seconds, pid=proc.pid)
+            jpg = frame((size, size), 90)
+            for k in range(1, args.streams + 1):  # every batch size once: cuDNN picks its algorithms per shape
+                asyncio.run(measure(base, "conv_on", k, jpg, 0.3))
+            results = compare(base, ["conv"], jpg, streams=args.streams, rounds=args.rounds, seconds=args.seconds,
+                              pid=proc.pid, warmup=2)
         finally:
             proc.terminate()
             proc.wait(10)
