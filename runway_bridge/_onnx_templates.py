@@ -27,7 +27,11 @@ GPU = False  # set by setup: whether ONNX Runtime really runs on a GPU (the mani
 def load(opts):
     global GPU
     providers, _, message = providers_for(opts["device"])
-    session = ort.InferenceSession(str(MODEL_FILE), providers=providers)
+    options = ort.SessionOptions()
+    # Its threads would spin after every run waiting for the next one: between frames, while the
+    # daemon decodes and encodes, that burns the cores the codecs need (about 2x CPU per frame).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(MODEL_FILE), options, providers=providers)
     GPU = session_uses_gpu(session)
     print(f"{{message}}; the session runs on {{session.get_providers()[0]}}")
     return session
