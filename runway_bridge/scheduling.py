@@ -21,10 +21,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import BadInput
+from .errors import BadInput, BridgeError
 from .inflight import frame_bytes
 
-__all__ = ["Job", "Stream", "Scheduler", "check_frame_id", "MAX_FRAME_ID"]
+__all__ = ["Job", "Result", "Stream", "Scheduler", "check_frame_id", "MAX_FRAME_ID"]
 
 MAX_FRAME_ID = 128  # characters of a string frame id
 
@@ -40,6 +40,23 @@ def check_frame_id(frame_id) -> None:
     what = f"a {len(frame_id)}-character string" if isinstance(frame_id, str) else type(frame_id).__name__
     raise BadInput(f"a frame id must be a string of at most {MAX_FRAME_ID} characters or a finite number "
                    f"(a 64-bit integer), got {what}", field="frame")
+
+
+@dataclass
+class Result:
+    """What one piece of work produced: outputs or an error, with its frame id and timings."""
+
+    model: str
+    command: str
+    outputs: dict | None = None
+    error: BridgeError | None = None
+    frame_id: object = None
+    stream_id: int | None = None
+    timings: dict = field(default_factory=dict)
+    dropped: int = 0
+    progress: int | None = None  # set on the partial outputs of a generator command
+    final: bool = True
+    encoded: dict = field(default_factory=dict, repr=False)  # wire form per transport, encoded once
 
 
 @dataclass(eq=False)
