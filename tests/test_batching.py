@@ -147,3 +147,43 @@ def test_eight_streams_get_their_own_results_in_batches(served, tmp_path, backen
         assert max(sizes) <= 8
     finally:
         d.stop()
+
+
+def test_streams_of_different_sizes_share_a_dynamic_size_model(tmp_path):
+    """Height and width dynamic too: frames keep their size, a batch runs one call per size, and
+    each stream still gets its own pixels back at its own size."""
+    onnx_file = conv_model(tmp_path / "any.onnx", size=None)
+    folder = import_onnx(onnx_file, tmp_path / "adapters", name="anysize", device="cpu")
+    (folder / "model.toml").write_text((folder / "model.toml").read_text() + "wait_ms = 30\n")
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    sizes = [(24, 16), (40, 32), (24, 16), (40, 32)]  # (width, height) per stream
+    d = launch_daemon(tmp_path, "anysize", fixtures=False, args=["--adapters", str(folder.parent)])
+    try:
+        url = d.url.replace("http", "ws") + "/v1/models/anysize/stream?format=raw"
+
+        async def one(i):
+            out = []
+            w, h = sizes[i]
+            async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
+                for k in range(4):
+                    img = np.random.default_rng(10 * i + k).integers(0, 256, (h, w, 3), np.uint8)
+                    await ws.send_bytes(encode_frame({"frame": k}, [("image", Blob("raw", img.tobytes(), img.shape))]))
+                    out.append((img, _parse(await ws.receive(timeout=30))))
+            return out
+
+        async def go():
+            return await asyncio.gather(*(one(i) for i in range(len(sizes))))
+
+        batches = []
+        for i, results in enumerate(asyncio.run(go())):
+            for k, (img, r) in enumerate(results):
+                assert r["type"] == "result" and r["frame"] == k, r
+                out, mean = _expect(session, img)
+                np.testing.assert_allclose(r["outputs"]["mean"], mean, rtol=1e-4, atol=1e-5)
+                part = r["parts"]["out"]
+                assert tuple(part.shape) == img.shape, f"stream {i} got a {part.shape} image for its {img.shape}"
+                assert np.abs(np.frombuffer(part.data, np.uint8).reshape(part.shape).astype(int) - out).max() <= 1
+                batches.append(r["timings"].get("batch", 1))
+        assert max(batches) > 1, "four streams never shared a batch"
+    finally:
+        d.stop()
