@@ -308,7 +308,8 @@ def cmd_import(args) -> None:
         return values[0] if len(values) == 1 else values
 
     folder = import_onnx(args.path, args.out, name=args.name, layout=args.layout, size=size, scale=floats(args.scale),
-                         mean=floats(args.mean), std=floats(args.std), device=args.device, overwrite=args.force)
+                         mean=floats(args.mean), std=floats(args.std), device=args.device, batch=args.batch,
+                         overwrite=args.force)
     print(f"Created the adapter {folder}. Serve it with:\n"
           f"  runway-bridge serve --adapters {folder.parent} --model {folder.name}")
 
@@ -483,6 +484,8 @@ def main(argv: list[str] | None = None) -> None:
     im.add_argument("--mean", help="mean to subtract, one value or one per channel: 0.485,0.456,0.406")
     im.add_argument("--std", help="std to divide by, one value or one per channel")
     im.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "coreml", "directml"])
+    im.add_argument("--batch", type=int, metavar="N",
+                    help="largest batch when the file's batch axis is dynamic (default 8; 1: one input per call)")
     im.add_argument("--force", action="store_true", help="replace an existing adapter folder")
     im.set_defaults(fn=cmd_import)
 

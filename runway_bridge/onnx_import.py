@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _onnx_templates as T
 from .devices import DEVICES
 from .errors import BadInput, Conflict
 
@@ -42,6 +43,44 @@ class _Field:
     def describe(self) -> str:
         dims = "x".join("?" if d is None else str(d) for d in self.shape)
         return f"{self.layout + ' ' if self.layout else ''}{self.dtype} {dims}"
+
+
+def _dynamic_batch(shape) -> bool:
+    """Whether a tensor's first axis is dynamic: the batch axis of a file exported for batches."""
+    return bool(shape) and not (isinstance(shape[0], int) and shape[0] > 0)
+
+
+def _batch_probe(sess, inputs: list[_Field]) -> str | None:
+    """Run two random inputs stacked and each alone; None when the stacked run gives each its own
+    outputs, else why not. A file may call an axis dynamic that is not the batch (or mix the
+    items): then batching would hand one stream another's numbers, so the importer does not batch."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+
+    def one(f: _Field):
+        shape = list(f.shape)
+        if f.kind == "image":
+            w, h = f.size or (64, 64)
+            shape = [1, f.channels, h, w] if f.layout == "NCHW" else [1, h, w, f.channels]
+        if f.dtype == "bool":
+            return rng.integers(0, 2, shape).astype(bool)
+        if f.dtype.startswith(("uint", "int")):
+            return rng.integers(0, 100, shape).astype(f.dtype)
+        return rng.random(shape, np.float32).astype(f.dtype)
+
+    names = [o.name for o in sess.get_outputs()]
+    feeds = [{f.name: one(f) for f in inputs} for _ in range(2)]
+    try:
+        alone = [sess.run(names, feed) for feed in feeds]
+        both = sess.run(names, {k: np.concatenate([feeds[0][k], feeds[1][k]]) for k in feeds[0]})
+    except Exception as e:
+        return f"a batch of two did not run ({type(e).__name__}: {str(e)[:200]})"
+    for name, y, a, b in zip(names, both, *alone, strict=True):
+        if np.shape(y)[:1] != (2,) or not all(np.allclose(y[i : i + 1], z, rtol=1e-3, atol=1e-4 * (1 + np.abs(z).max()))
+                                                for i, z in enumerate((a, b))):
+            return f"output {name!r} of a batch of two is not each input's own output"
+    return None
 
 
 def _dims(shape) -> list:
@@ -115,101 +154,8 @@ def _type_code(f: _Field, is_input: bool) -> str:
     return f"array(number, description={desc})"
 
 
-_TEMPLATE = '''"""{title}: imported from {file} by `runway-bridge import`. Edit freely.
-
-Inputs and outputs were read from the file's signature. Image pixels (0..255) enter the model as
-``(pixels * SCALE - MEAN) / STD``; image outputs come back the inverse way, clipped to 0..255.
-"""
-
-from pathlib import Path
-
-import numpy as np
-import onnxruntime as ort
-
-from runway_bridge import {imports}
-from runway_bridge.devices import DEVICES, providers_for, session_uses_gpu
-
-MODEL_FILE = Path(__file__).with_name("model.onnx")
-SCALE = {scale}
-MEAN = np.array({mean!r}, np.float32)
-STD = np.array({std!r}, np.float32)
-GPU = False  # set by setup: whether ONNX Runtime really runs on a GPU (the manifest's GPU flag)
-
-
-@setup(options={{"device": category(choices=list(DEVICES), default="{device}",
-                                   description="Where ONNX Runtime runs; a missing one falls back to the CPU.")}})
-def load(opts):
-    global GPU
-    providers, _, message = providers_for(opts["device"])
-    session = ort.InferenceSession(str(MODEL_FILE), providers=providers)
-    GPU = session_uses_gpu(session)
-    print(f"{{message}}; the session runs on {{session.get_providers()[0]}}")
-    return session
-
-
-def _per_channel(v, c):
-    return v if len(v) == c else np.full(c, v.mean(), np.float32)
-
-
-def to_tensor(img, layout, dtype):
-    """An HxWxC (or HxW) uint8 image to a batch of one, in the model's layout and scale."""
-    x = img[:, :, None] if img.ndim == 2 else img
-    c = x.shape[2]
-    x = (x.astype(np.float32) * SCALE - _per_channel(MEAN, c)) / _per_channel(STD, c)
-    return (x.transpose(2, 0, 1) if layout == "NCHW" else x)[None].astype(dtype)
-
-
-def to_image(y, layout):
-    """A batch of one image from the model back to HxWxC uint8 pixels."""
-    y = np.asarray(y[0], np.float32)
-    y = y.transpose(1, 2, 0) if layout == "NCHW" else y
-    c = y.shape[2]
-    pixels = (y * _per_channel(STD, c) + _per_channel(MEAN, c)) / SCALE
-    return np.clip(pixels, 0, 255).round().astype(np.uint8)
-
-
-@command(
-    "run",
-    description={description},
-    inputs={{{inputs}}},
-    outputs={{{outputs}}},
-)
-def run_model(session, inputs):
-    feed = {{{feed}}}
-    names = [o.name for o in session.get_outputs()]
-    y = dict(zip(names, session.run(names, feed)))
-    return {{{results}}}
-'''
-
-_CARD = '''id = {id}
-name = {name}
-category = "{category}"
-description = {description}
-publisher = ""
-backend = "local"  # ONNX Runtime releases the GIL; "process" isolates it
-default_command = "run"
-
-[license]  # fill these in from where the ONNX file came from
-weights = "unknown"
-code = "unknown"
-commercial_use = false
-note = "Imported from an ONNX file; its licence was not recorded."
-
-[source]
-file = "model.onnx"
-original = {original}
-sha256 = "{sha256}"
-
-[options]
-device = "{device}"
-
-[requirements]
-python = ["onnxruntime"]
-'''
-
-
 def import_onnx(path, out_dir, *, name: str | None = None, layout: str | None = None, size=None, scale=None,
-                mean=None, std=None, device: str = "auto", overwrite: bool = False) -> Path:
+                mean=None, std=None, device: str = "auto", batch: int | None = None, overwrite: bool = False) -> Path:
     """Create the adapter folder ``out_dir/<id>`` for the ONNX file at `path`; return the folder.
 
     A 4-D float or uint8 input with 1 or 3 channels becomes an ``image`` input (layout NCHW or
@@ -220,6 +166,14 @@ def import_onnx(path, out_dir, *, name: str | None = None, layout: str | None = 
     length. Outputs: 4-D with 1 or 3 channels become images (scaled back, clipped), 1-D and 2-D
     become vectors, anything else a flat ``array(number)`` with its shape in the description.
     `device` (auto, cpu, cuda, coreml, directml) is the default of the model's ``device`` option.
+
+    When the first axis of every input and output is dynamic (a symbol, -1 or unknown), that axis
+    is the batch: the command takes a batch of up to `batch` inputs (default 8) from several
+    streams, stacks them into one call and splits the outputs back per input. Inputs of different
+    shapes in one batch (only possible when the image size is dynamic) run as one call per shape.
+    Before it batches, the importer runs two random inputs stacked and each alone: a file whose
+    dynamic first axis is not the batch gets no batching (and says why in its model.py).
+    ``batch=1``, or a file with a fixed batch of 1, makes a command of one input at a time.
 
     Example: ``import_onnx("unet.onnx", "adapters", name="Sky mask")`` writes
     ``adapters/sky_mask/{model.toml, model.py, model.onnx}``, ready for ``load_model``.
@@ -234,12 +188,22 @@ def import_onnx(path, out_dir, *, name: str | None = None, layout: str | None = 
     if device not in DEVICES:
         raise BadInput(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     layout = layout.upper() if layout else None
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= 1024):
+        raise BadInput(f"batch must be a whole number from 1 to 1024, not {batch!r}")
     try:
         sess = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as e:
         raise BadInput(f"{path} is not a model ONNX Runtime can load: {e}") from None
     inputs = [_input(a, layout, size) for a in sess.get_inputs()]
     outputs = [_output(a, layout) for a in sess.get_outputs()]
+    batches = bool(inputs) and all(_dynamic_batch(a.shape) for a in sess.get_inputs() + sess.get_outputs())
+    if batch and batch > 1 and not batches:
+        raise BadInput(f"batch={batch} needs a dynamic first axis on every input and output; {path.name} has "
+                       f"{', '.join(f'{a.name} {a.shape}' for a in sess.get_inputs() + sess.get_outputs())}")
+    why_not = _batch_probe(sess, inputs) if batches and batch != 1 else None
+    if why_not and batch:
+        raise BadInput(f"batch={batch}: {why_not}; import it with batch 1")
+    batch = (batch or 8) if batches and not why_not else 1
     images_in = [f for f in inputs if f.kind == "image"]
     if scale is None:
         scale = 1.0 if images_in and all(f.dtype == "uint8" for f in images_in) else 1 / 255
@@ -266,18 +230,23 @@ def import_onnx(path, out_dir, *, name: str | None = None, layout: str | None = 
     def block(lines, indent):
         return "".join(f"\n{indent}    {line}," for line in lines) + f"\n{indent}"
 
-    code = _TEMPLATE.format(
-        title=title, file=path.name, device=device, description=_q(summary), imports=", ".join(sorted(used)),
+    fields = dict(description=_q(summary), batch=batch,
+                  inputs=block([f"{_q(f.name)}: {_type_code(f, True)}" for f in inputs], "    "),
+                  outputs=block([f"{_q(f.name)}: {_type_code(f, False)}" for f in outputs], "    "))
+    batch_doc = (f"\n\nNo batches: the file's first axis is dynamic, but {why_not}." if why_not else "" if batch == 1 else f"\n\nThe file's batch axis is dynamic, so `run` takes a batch of up to {batch} "
+                 "inputs (frames of several\nstreams), runs them as one call and splits the outputs back per input.")
+    code = T.MODULE.format(
+        title=title, file=path.name, device=device, imports=", ".join(sorted(used)), batch_doc=batch_doc,
+        command=(T.BATCH if batch > 1 else T.SINGLE).format(**fields),
         scale="1 / 255" if abs(scale - 1 / 255) < 1e-12 else repr(float(scale)),
         mean=_stats(mean, 0.0, "mean"), std=_stats(std, 1.0, "std"),
-        inputs=block([f"{_q(f.name)}: {_type_code(f, True)}" for f in inputs], "    "),
-        outputs=block([f"{_q(f.name)}: {_type_code(f, False)}" for f in outputs], "    "),
         feed=block(feed, "    "), results=block(results, "    "),
     )
     (folder / "model.py").write_text(code)
     if path.resolve() != (folder / "model.onnx").resolve():
         shutil.copyfile(path, folder / "model.onnx")
-    (folder / "model.toml").write_text(_CARD.format(
+    (folder / "model.toml").write_text(T.CARD.format(
         id=json.dumps(model_id), name=json.dumps(title), category=category, description=json.dumps(summary),
-        original=json.dumps(path.name), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), device=device))
+        original=json.dumps(path.name), sha256=hashlib.sha256(path.read_bytes()).hexdigest(), device=device)
+        + ("" if batch == 1 else T.BATCH_CARD.format(batch=batch)))
     return folder

@@ -173,3 +173,121 @@ def test_cli_import_then_the_daemon_runs_it(vector_model, tmp_path, daemon):
     assert status == 200, got
     np.testing.assert_allclose(got["y"], np.asarray(v, np.float32) @ w, rtol=1e-5)
     assert d.get("/v1/models/matmul")[2]["status"]["gpu"] is False
+
+
+# -- a dynamic batch axis: a batching command -------------------------------------------------------
+
+
+class _Counting:
+    """The ONNX session, counting its runs and the batch each ran: the state handed to commands."""
+
+    def __init__(self, session):
+        self.session, self.runs = session, []
+
+    def get_outputs(self):
+        return self.session.get_outputs()
+
+    def run(self, names, feed):
+        self.runs.append({k: v.shape for k, v in feed.items()})
+        return self.session.run(names, feed)
+
+
+def _images(sizes, seed=3):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, (h, w, 3), np.uint8) for w, h in sizes]
+
+
+def test_dynamic_batch_makes_a_batching_command_that_runs_once(tmp_path):
+    from onnx_models import conv_model
+
+    folder = import_onnx(conv_model(tmp_path / "conv.onnx", size=(32, 32)), tmp_path / "adapters", name="conv")
+    assert "[batch]" in (folder / "model.toml").read_text() and "max_size = 8" in (folder / "model.toml").read_text()
+    model = load_model(folder)
+    assert model.commands["run"].batch == 8 and model.manifest()["commands"][0]["batch"] == 8
+    state = _Counting(model.run_setup({"device": "cpu"}))
+    imgs = _images([(32, 32), (48, 40), (64, 64), (20, 30), (32, 32)])  # resized to the file's 32x32
+    raw = {"formats": {"out": "raw"}, "binary": True}
+    batched = model.run_batch(state, "run", [{"image": im} for im in imgs], **raw)
+    assert state.runs == [{"image": (5, 3, 32, 32)}]  # one call for the five
+    for im, got in zip(imgs, batched, strict=True):
+        alone = model.run_command(state, "run", {"image": im}, **raw)  # a batch of one
+        assert got["out"].shape == (32, 32, 3)
+        np.testing.assert_allclose(got["mean"], alone["mean"], rtol=1e-5, atol=1e-6)
+        diff = np.abs(np.frombuffer(got["out"].data, np.uint8).astype(int) - np.frombuffer(alone["out"].data, np.uint8))
+        assert diff.max() <= 1
+    assert [r["image"][0] for r in state.runs[1:]] == [1] * 5
+    means = [got["mean"] for got in batched]
+    assert len({tuple(np.round(m, 4)) for m in means}) == 5  # five different answers, none swapped
+
+
+def test_dynamic_size_batches_group_by_size(tmp_path):
+    """With H and W dynamic too, frames keep their size: one call per size, results in input order."""
+    from onnx_models import conv_model
+
+    model = load_model(import_onnx(conv_model(tmp_path / "any.onnx", size=None), tmp_path, batch=4))
+    assert model.commands["run"].batch == 4 and model.commands["run"].inputs["image"].width is None
+    state = _Counting(model.run_setup({"device": "cpu"}))
+    imgs = _images([(16, 12), (24, 20), (16, 12), (24, 20)], seed=5)
+    batched = model.run_batch(state, "run", [{"image": im} for im in imgs], formats={"out": "raw"}, binary=True)
+    assert sorted(r["image"] for r in state.runs) == [(2, 3, 12, 16), (2, 3, 20, 24)]
+    session = state.session
+    for im, got in zip(imgs, batched, strict=True):
+        x = (im.astype(np.float32) / 255).transpose(2, 0, 1)[None]
+        out, mean = session.run(["out", "mean"], {"image": x})
+        np.testing.assert_allclose(got["mean"], mean[0], rtol=1e-5, atol=1e-6)
+        assert got["out"].shape == im.shape
+        expect = np.clip(np.round(out[0].transpose(1, 2, 0) * 255), 0, 255)
+        assert np.abs(np.frombuffer(got["out"].data, np.uint8).reshape(im.shape) - expect).max() <= 1
+
+
+def test_fixed_batch_and_batch_one_keep_one_input_per_call(tmp_path):
+    from onnx_models import conv_model
+
+    fixed = conv_model(tmp_path / "fixed.onnx", batch=1)
+    model = load_model(import_onnx(fixed, tmp_path, name="fixed"))
+    assert model.commands["run"].batch is None and "batch" not in model.manifest()["commands"][0]
+    with pytest.raises(BadInput, match="dynamic first axis"):
+        import_onnx(fixed, tmp_path, name="fixed4", batch=4)
+    dyn = conv_model(tmp_path / "dyn.onnx")
+    off = load_model(import_onnx(dyn, tmp_path, name="off", batch=1))
+    assert off.commands["run"].batch is None
+    assert "[batch]" not in (tmp_path / "off" / "model.toml").read_text()
+    for bad in (0, 2000, 2.5, True):
+        with pytest.raises(BadInput, match="batch must be"):
+            import_onnx(dyn, tmp_path, name="bad", batch=bad)
+    rgb = _images([(32, 32)])[0]
+    a = model.run_command(model.run_setup(), "run", {"image": rgb})
+    b = off.run_command(off.run_setup(), "run", {"image": rgb})
+    np.testing.assert_allclose(a["mean"], b["mean"], rtol=1e-6)  # same weights (seed), same answer
+
+
+def test_a_dynamic_axis_that_is_not_the_batch_gets_no_batching(tmp_path):
+    """A file that calls its first axes dynamic but mixes the items of a batch (transpose, then
+    reshape back): batching would hand one stream another's pixels, so the import probes and says no."""
+    f = TensorProto.FLOAT
+    path = _save(tmp_path, "mixer", [helper.make_node("Transpose", ["image"], ["t"], perm=[1, 0, 2, 3]),
+                                     helper.make_node("Reshape", ["t", "shape"], ["mixed"])],
+                 [helper.make_tensor_value_info("image", f, ["N", 3, 4, 4])],
+                 [helper.make_tensor_value_info("mixed", f, ["N", 3, 4, 4])],
+                 [numpy_helper.from_array(np.array([-1, 3, 4, 4], np.int64), "shape")])
+    folder = import_onnx(path, tmp_path)
+    assert load_model(folder).commands["run"].batch is None
+    assert "not each input's own output" in (folder / "model.py").read_text()
+    with pytest.raises(BadInput, match="batch=4: output 'mixed' of a batch of two is not each input's own"):
+        import_onnx(path, tmp_path, name="forced", batch=4)
+
+
+def test_cli_batch_option(tmp_path):
+    import subprocess
+    import sys
+
+    from onnx_models import conv_model
+
+    from conftest import ROOT
+
+    path = conv_model(tmp_path / "conv.onnx")
+    cmd = [sys.executable, "-m", "runway_bridge", "import", str(path), "--out", str(tmp_path / "a")]
+    assert subprocess.run(cmd + ["--batch", "3"], capture_output=True, timeout=60, cwd=ROOT).returncode == 0
+    assert load_model(tmp_path / "a" / "conv").commands["run"].batch == 3
+    bad = subprocess.run(cmd + ["--name", "x", "--batch", "0"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert bad.returncode != 0 and "batch must be" in bad.stderr
