@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, FIXTURE_ADAPTERS, frame, free_port, start
+from _common import FIXTURE_ADAPTERS, ROOT, frame, free_port, start
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from old_sdk_tests import FIXES, find_sdk  # noqa: E402

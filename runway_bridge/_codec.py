@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover
     pybase64 = None
 
-__all__ = ["b64decode", "b64encode", "jpeg_decode", "jpeg_encode", "cv_decode"]
+__all__ = ["b64decode", "b64encode", "b64encode_bytes", "jpeg_decode", "jpeg_encode", "cv_decode"]
 
 def b64decode(s: str | bytes) -> bytes:
     """Strict base64: any character outside the alphabet (whitespace included) is an error."""
@@ -39,6 +39,10 @@ def b64encode(data: bytes) -> str:
     if pybase64 is not None:
         return pybase64.b64encode_as_string(data)
     return base64.b64encode(data).decode("ascii")
+
+
+def b64encode_bytes(data: bytes) -> bytes:
+    return pybase64.b64encode(data) if pybase64 is not None else base64.b64encode(data)
 
 
 def jpeg_decode(data: bytes, *, min_size: tuple[int, int] | None = None) -> np.ndarray | None:

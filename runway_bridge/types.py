@@ -80,6 +80,12 @@ class Blob:
             raise InferenceError(f"cannot put a {self.format} image into a data URI")
         return f"data:{_MIME[self.format]};base64," + _codec.b64encode(self.data)
 
+    def to_data_uri_bytes(self) -> bytes:
+        """The data URI as ASCII bytes, for a body built without a 60 KB str in between."""
+        if self.format not in _MIME:
+            raise InferenceError(f"cannot put a {self.format} image into a data URI")
+        return b"data:" + _MIME[self.format].encode() + b";base64," + _codec.b64encode_bytes(self.data)
+
 
 @dataclass
 class DecodeContext:

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .. import jsonsafe
 from ..errors import BadInput, BridgeError, TooLarge, Unauthorized
+from ..wire import outputs_json
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ async def read_json(request: web.Request, *, allow_empty: bool = True, text_ok: 
         if allow_empty:
             return {}
         raise BadInput("empty body; send a JSON object")
-    if b"\\u0000" in raw:
+    if b"\\" in raw and b"\\u0000" in raw:  # one memchr first: base64 bodies hold no backslash
         raise BadInput("the JSON holds a NUL character (\\u0000); remove it")
     try:
         body = jsonsafe.loads(raw)  # sniffed: old clients and curl -d send JSON under other types
@@ -210,6 +211,14 @@ def output_formats(request: web.Request) -> dict | None:
 
 def json_response(data, status: int = 200, *, gzip: bool = True) -> web.Response:
     resp = web.json_response(data, status=status, dumps=jsonsafe.dumps)
+    if not gzip:
+        resp[NO_GZIP] = True
+    return resp
+
+
+def outputs_response(outputs, status: int = 200, *, gzip: bool = True) -> web.Response:
+    """`json_response` of a command's outputs, images as data URIs (`wire.outputs_json`)."""
+    resp = web.Response(body=outputs_json(outputs), status=status, content_type="application/json", charset="utf-8")
     if not gzip:
         resp[NO_GZIP] = True
     return resp
