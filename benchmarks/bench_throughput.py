@@ -10,7 +10,9 @@ to the other; server CPU is the server process's utime + stime from /proc around
   own venv under ~/.cache/runway-bridge/old-sdk-venv on first run), serving the same model;
 - (b) the daemon's ``/query`` (``runway-bridge serve`` with the identity adapter, local backend);
 - (c) the codec floor: base64-decode + JPEG-decode + JPEG-encode + base64-encode of the frame, with
-  the codec the daemon uses (`runway_bridge._codec`), in a process pinned the same way.
+  the codec the daemon uses (`runway_bridge._codec`), in a process pinned the same way;
+- for reference, a bare aiohttp server (benchmarks/_echo.py ``/query``) doing only that codec
+  work inline: what any server on this stack pays (HTTP, loopback, caches cooled between frames).
 Rounds interleave the three; medians over rounds. Then throughput with 8 clients: the daemon
 pinned to one core against the daemon on both. Budgets (issue 12): daemon/old SDK <= 0.5,
 daemon/floor <= 1.3, two cores / one core >= 1.8.
@@ -227,14 +229,19 @@ def main() -> None:
     extra = [a for r in args.replicas for a in ("--replicas", r)]
     body = json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(frame()).decode()}).encode()
     procs = []
-    cpu: dict[str, list[float]] = {"old": [], "daemon": [], "floor": []}
-    fps: dict[str, list[float]] = {"old": [], "daemon": []}
+    cpu: dict[str, list[float]] = {"old": [], "daemon": [], "bare": [], "floor": []}
+    fps: dict[str, list[float]] = {"old": [], "daemon": [], "bare": []}
     with tempfile.TemporaryDirectory() as tmp:
         try:
             print(f"server on core {server_core}, client on core {client_core}; starting servers...", flush=True)
             daemon, durl = start_daemon(server_core, extra)
             procs.append(daemon)
             servers = [("daemon", durl, "/query", daemon.pid)]
+            port = free_port()
+            bare = start_pinned([sys.executable, str(ROOT / "benchmarks" / "_echo.py"), str(port)],
+                                f"http://127.0.0.1:{port}/health", server_core)
+            procs.append(bare)
+            servers.append(("bare", f"http://127.0.0.1:{port}", "/query", bare.pid))
             if not args.skip_old:
                 old, ourl = start_old(server_core, Path(tmp))
                 procs.append(old)
@@ -270,7 +277,7 @@ def report(args, cpu, fps, one, two) -> None:
     print(f"\n640x480 JPEG q80 ({len(frame())} bytes), identity model, {args.requests} requests x "
           f"{args.rounds} rounds; server CPU per frame, medians (range)")
     for k, label in (("old", "old Runway SDK (runway-python 0.6.1)"), ("daemon", "runway-bridge daemon /query"),
-                     ("floor", "codec floor (b64 + JPEG, both ways)")):
+                     ("bare", "bare aiohttp server, codec inline"), ("floor", "codec floor (b64 + JPEG, both ways)")):
         if k in med:
             rate = f"   {statistics.median(fps[k]):6.0f} frames/s lockstep" if k in fps and fps[k] else ""
             print(f"  {label:<40}{med[k]:6.2f} ms ({min(cpu[k]):.2f}-{max(cpu[k]):.2f}){rate}")
@@ -279,6 +286,8 @@ def report(args, cpu, fps, one, two) -> None:
     if "old" in med:
         checks.append(("daemon / old SDK", med["daemon"] / med["old"], "<=", 0.5))
     checks.append(("daemon / codec floor", med["daemon"] / med["floor"], "<=", 1.3))
+    print(f"  for reference: daemon / bare server {med['daemon'] / med['bare']:.2f}, "
+          f"bare server / codec floor {med['bare'] / med['floor']:.2f}")
     r1, r2 = statistics.median(m[1] for m in one), statistics.median(m[1] for m in two)
     print(f"  {args.clients} clients: one core {r1:.0f} frames/s, two cores {r2:.0f} frames/s"
           + (f" (serve {' '.join('--replicas ' + r for r in args.replicas)})" if args.replicas else ""))

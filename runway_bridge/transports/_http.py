@@ -9,6 +9,11 @@ import zlib
 
 from aiohttp import web
 
+try:
+    from asyncio import timeout as _timeout
+except ImportError:  # Python 3.10: aiohttp's own dependency, same semantics
+    from async_timeout import timeout as _timeout
+
 from .. import jsonsafe
 from ..errors import BadInput, BridgeError, TooLarge, Unauthorized
 from ..wire import outputs_json
@@ -124,7 +129,8 @@ async def read_body(request: web.Request) -> bytes:
                        "send smaller images or raise --max-body")
     timeout = request.app.get(BODY_TIMEOUT, 60.0)
     try:
-        raw = await asyncio.wait_for(request.read(), timeout)
+        async with _timeout(timeout):  # not wait_for: that wraps every body's read in a new task
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise TooLarge(f"request body over the limit of {limit} bytes; send smaller images or raise --max-body") from None
     except asyncio.TimeoutError:
