@@ -26,7 +26,7 @@ try:
 except ImportError:  # pragma: no cover
     pybase64 = None
 
-__all__ = ["b64decode", "b64encode", "b64encode_bytes", "jpeg_decode", "jpeg_encode", "cv_decode"]
+__all__ = ["PixelLimit", "b64decode", "b64encode", "b64encode_bytes", "jpeg_decode", "jpeg_encode", "cv_decode"]
 
 def b64decode(s: str | bytes) -> bytes:
     """Strict base64: any character outside the alphabet (whitespace included) is an error."""
@@ -45,20 +45,33 @@ def b64encode_bytes(data: bytes) -> bytes:
     return pybase64.b64encode(data) if pybase64 is not None else base64.b64encode(data)
 
 
-def jpeg_decode(data: bytes, *, min_size: tuple[int, int] | None = None) -> np.ndarray | None:
+class PixelLimit(ValueError):
+    """An image whose header claims more pixels than allowed."""
+
+
+def jpeg_decode(data: bytes, *, min_size: tuple[int, int] | None = None,
+                max_pixels: int | None = None) -> np.ndarray | None:
     """JPEG bytes to HxWx3 RGB, or HxW for a greyscale JPEG; None when undecodable.
 
-    `min_size` (width, height) lets libjpeg scale the DCT down (by 1/2, 1/4 or 1/8) as long as
-    the result stays at least that large: a model that takes 320x240 need not decode 1280x960.
+    `min_size` (width, height) lets libjpeg scale the DCT down (by n/8) as long as the result
+    stays at least that large: a model that takes 320x240 need not decode 1280x960.
+    `max_pixels`: libjpeg's own reading of the header must agree with the caller's check (as
+    OPENCV_IO_MAX_IMAGE_PIXELS backs it up on the OpenCV path).
     """
     if simplejpeg is not None:
         try:
-            grey = simplejpeg.decode_jpeg_header(data)[2] == "Gray"
-            kw = {"min_width": min_size[0], "min_height": min_size[1]} if min_size else {}
+            h, w, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+        except ValueError:  # a header TurboJPEG's API refuses (an odd chroma subsampling): OpenCV
+            return cv_decode(data)
+        if max_pixels is not None and h * w > max_pixels:
+            raise PixelLimit(f"the JPEG is {w}x{h}, over the limit of {max_pixels} pixels; send a smaller image")
+        grey = colorspace == "Gray"
+        kw = {"min_width": min_size[0], "min_height": min_size[1]} if min_size else {}
+        try:
             arr = simplejpeg.decode_jpeg(data, colorspace="GRAY" if grey else "RGB", **kw)
             return arr[:, :, 0] if grey else arr
         except ValueError:
-            pass  # CMYK, arithmetic coding, a truncated file: let OpenCV try (it says None itself)
+            pass  # CMYK, arithmetic coding, a truncated file: OpenCV decodes what it can, as before
     return cv_decode(data)
 
 

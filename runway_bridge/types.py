@@ -40,6 +40,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from . import _codec  # noqa: E402
+from ._codec import PixelLimit  # noqa: E402
 from ._imagesize import image_size  # noqa: E402
 from .errors import BadInput, InferenceError, InvalidArgumentError, MissingArgumentError  # noqa: E402
 
@@ -416,10 +417,6 @@ class array(BaseType):
 # --- images -------------------------------------------------------------------------------
 
 
-class PixelLimit(ValueError):
-    """An image whose header claims more pixels than allowed."""
-
-
 def decode_image_bytes(data: bytes, max_pixels: int = MAX_PIXELS,
                        min_size: tuple[int, int] | None = None) -> np.ndarray | None:
     """JPEG, PNG, WebP or BMP bytes to an RGB(A) or grey uint8 array; None when undecodable.
@@ -438,7 +435,7 @@ def decode_image_bytes(data: bytes, max_pixels: int = MAX_PIXELS,
         raise PixelLimit(f"the {fmt.upper()} header says {w}x{h}, over the limit of {max_pixels} pixels; "
                          "send a smaller image")
     if fmt == "jpeg":
-        return _codec.jpeg_decode(data, min_size=min_size)
+        return _codec.jpeg_decode(data, min_size=min_size, max_pixels=max_pixels)
     return _codec.cv_decode(data)
 
 

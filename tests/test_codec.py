@@ -110,3 +110,12 @@ def test_outputs_json_keeps_the_depth_bound():
         wire.outputs_json(deep)
     with pytest.raises(Exception, match="cannot put a raw image"):
         wire.outputs_json({"image": Blob("raw", b"\0" * 3, (1, 1, 3))})
+
+
+def test_libjpegs_own_reading_of_the_header_backs_up_the_pixel_limit():
+    jpg = cv_jpeg(photo())
+    with pytest.raises(t.PixelLimit, match="640x480, over the limit of 1000 pixels"):
+        _codec.jpeg_decode(jpg, max_pixels=1000)
+    with pytest.raises(t.PixelLimit):  # the header check before it says so first, in its words
+        t.decode_image_bytes(jpg, max_pixels=1000)
+    assert _codec.jpeg_decode(jpg, max_pixels=640 * 480).shape == (480, 640, 3)
