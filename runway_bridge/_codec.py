@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["PixelLimit", "b64decode", "b64encode", "b64encode_bytes", "jpeg_decode", "jpeg_encode", "cv_decode"]
 
+
 def b64decode(s: str | bytes) -> bytes:
     """Strict base64: any character outside the alphabet (whitespace included) is an error."""
     if pybase64 is not None:
