@@ -41,9 +41,10 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start(cmd: list[str], ready_url: str, timeout: float = 30) -> subprocess.Popen:
-    """Start a server process and wait until `ready_url` answers 200."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def start(cmd: list[str], ready_url: str, timeout: float = 30, **popen) -> subprocess.Popen:
+    """Start a server process and wait until `ready_url` answers 200 (`popen`: env, cwd, preexec_fn)."""
+    popen.setdefault("cwd", ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **popen)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

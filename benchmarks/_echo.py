@@ -3,7 +3,11 @@
 Run as a separate process, like the daemon, so both pay the same loopback and process costs.
 """
 
+import json
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runway_bridge from this checkout
 
 from aiohttp import WSMsgType, web
 
@@ -23,10 +27,22 @@ async def http_echo(request):
     return web.Response(body=await request.read(), content_type="application/json")
 
 
+async def codec_query(request):
+    """The Runway ``/query`` of an identity model with nothing but the codec work, inline: the
+    least any aiohttp server can spend on the path (bench_throughput's bare-server reference)."""
+    from runway_bridge import _codec
+
+    uri = json.loads(await request.read())["image"]
+    pixels = _codec.jpeg_decode(_codec.b64decode(uri[uri.index(",") + 1:]))
+    out = b'{"image":"data:image/jpeg;base64,' + _codec.b64encode_bytes(_codec.jpeg_encode(pixels, 80)) + b'"}'
+    return web.Response(body=out, content_type="application/json")
+
+
 def main() -> None:
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_get("/ws", ws_echo)
     app.router.add_post("/echo", http_echo)
+    app.router.add_post("/query", codec_query)
     app.router.add_get("/health", lambda request: web.Response(text="ok"))
     try:
         import socketio

@@ -39,6 +39,8 @@ os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from . import _codec  # noqa: E402
+from ._codec import PixelLimit  # noqa: E402
 from ._imagesize import image_size  # noqa: E402
 from .errors import BadInput, InferenceError, InvalidArgumentError, MissingArgumentError  # noqa: E402
 
@@ -77,7 +79,13 @@ class Blob:
     def to_data_uri(self) -> str:
         if self.format not in _MIME:
             raise InferenceError(f"cannot put a {self.format} image into a data URI")
-        return f"data:{_MIME[self.format]};base64," + base64.b64encode(self.data).decode("ascii")
+        return f"data:{_MIME[self.format]};base64," + _codec.b64encode(self.data)
+
+    def to_data_uri_bytes(self) -> bytes:
+        """The data URI as ASCII bytes, for a body built without a 60 KB str in between."""
+        if self.format not in _MIME:
+            raise InferenceError(f"cannot put a {self.format} image into a data URI")
+        return b"data:" + _MIME[self.format].encode() + b";base64," + _codec.b64encode_bytes(self.data)
 
 
 @dataclass
@@ -409,15 +417,13 @@ class array(BaseType):
 # --- images -------------------------------------------------------------------------------
 
 
-class PixelLimit(ValueError):
-    """An image whose header claims more pixels than allowed."""
-
-
-def decode_image_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray | None:
+def decode_image_bytes(data: bytes, max_pixels: int = MAX_PIXELS,
+                       min_size: tuple[int, int] | None = None) -> np.ndarray | None:
     """JPEG, PNG, WebP or BMP bytes to an RGB(A) or grey uint8 array; None when undecodable.
 
     The size comes from the header first: over `max_pixels` raises `PixelLimit` before a single
-    pixel is allocated. Other formats (TIFF, PPM, ...) are not decoded at all.
+    pixel is allocated. Other formats (TIFF, PPM, ...) are not decoded at all. `min_size`
+    (width, height): a JPEG may come back scaled down by 1/2, 1/4 or 1/8, never below it.
     """
     size = image_size(data)
     if size is None:
@@ -428,29 +434,27 @@ def decode_image_bytes(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray 
     if w * h > max_pixels:
         raise PixelLimit(f"the {fmt.upper()} header says {w}x{h}, over the limit of {max_pixels} pixels; "
                          "send a smaller image")
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None:
-        return None
-    if arr.dtype != np.uint8:
-        arr = (arr / 257).astype(np.uint8) if arr.dtype == np.uint16 else arr.astype(np.uint8)
-    if arr.ndim == 3 and arr.shape[2] == 3:
-        return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        return cv2.cvtColor(arr, cv2.COLOR_BGRA2RGBA)
-    return arr
+    if fmt == "jpeg":
+        return _codec.jpeg_decode(data, min_size=min_size, max_pixels=max_pixels)
+    return _codec.cv_decode(data)
 
 
 def encode_image(arr: np.ndarray, fmt: str) -> bytes:
     """An RGB(A) or grey uint8 array to JPEG or PNG bytes."""
+    if fmt == "jpeg":
+        if arr.ndim == 3 and arr.shape[2] == 4:
+            arr = arr[:, :, :3]
+        elif arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        try:
+            return _codec.jpeg_encode(arr, JPEG_QUALITY)
+        except ValueError as e:
+            raise InferenceError(f"could not encode a {arr.shape} image as jpeg ({e})") from None
     if arr.ndim == 3 and arr.shape[2] == 3:
         arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
     elif arr.ndim == 3 and arr.shape[2] == 4:
-        if fmt == "jpeg":
-            arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGR)
-        else:
-            arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
-    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY] if fmt == "jpeg" else [cv2.IMWRITE_PNG_COMPRESSION, 1]
-    ok, buf = cv2.imencode(".jpg" if fmt == "jpeg" else ".png", arr, params)
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise InferenceError(f"could not encode a {arr.shape} image as {fmt}")
     return buf.tobytes()
@@ -461,7 +465,7 @@ def decode_base64(value: str) -> bytes:
     if value.startswith("data:"):
         value = value[value.find(",") + 1 :]
     try:
-        return base64.b64decode(value, validate=True)
+        return _codec.b64decode(value)
     except (binascii.Error, ValueError):
         # Tolerate missing padding and URL-safe alphabets that some clients send.
         s = value.strip().replace("-", "+").replace("_", "/")
@@ -471,7 +475,7 @@ def decode_base64(value: str) -> bytes:
             raise ValueError("not valid base64") from None
 
 
-def _to_pixels(value, max_pixels: int = MAX_PIXELS):
+def _to_pixels(value, max_pixels: int = MAX_PIXELS, min_size: tuple[int, int] | None = None):
     """Whatever an image value is (array, PIL image, Blob, bytes, data URI) to a uint8 array."""
     if isinstance(value, np.ndarray):
         return value
@@ -488,7 +492,7 @@ def _to_pixels(value, max_pixels: int = MAX_PIXELS):
     if isinstance(value, str):
         value = decode_base64(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
-        return decode_image_bytes(bytes(value), max_pixels)
+        return decode_image_bytes(bytes(value), max_pixels, min_size)
     raise TypeError(type(value).__name__)
 
 
@@ -551,8 +555,12 @@ class image(BaseType):
 
     def _pixels(self, value, ctx):
         limit = (ctx or _LOCAL).max_pixels
+        # A model that takes a fixed size smaller than the frame: let libjpeg decode at 1/2, 1/4
+        # or 1/8 scale (never below that size). Not with min/max bounds: those judge the frame.
+        bounded = self.min_width or self.min_height or self.max_width or self.max_height
+        min_size = (self.width, self.height) if self.width and self.height and not bounded else None
         try:
-            arr = _to_pixels(value, limit)
+            arr = _to_pixels(value, limit, min_size)
         except PixelLimit as e:
             raise self.fail(str(e)) from None
         except (ValueError, TypeError) as e:

@@ -9,8 +9,14 @@ import zlib
 
 from aiohttp import web
 
+try:
+    from asyncio import timeout as _timeout
+except ImportError:  # Python 3.10: aiohttp's own dependency, same semantics
+    from async_timeout import timeout as _timeout
+
 from .. import jsonsafe
 from ..errors import BadInput, BridgeError, TooLarge, Unauthorized
+from ..wire import outputs_json
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +129,8 @@ async def read_body(request: web.Request) -> bytes:
                        "send smaller images or raise --max-body")
     timeout = request.app.get(BODY_TIMEOUT, 60.0)
     try:
-        raw = await asyncio.wait_for(request.read(), timeout)
+        async with _timeout(timeout):  # not wait_for: that wraps every body's read in a new task
+            raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise TooLarge(f"request body over the limit of {limit} bytes; send smaller images or raise --max-body") from None
     except asyncio.TimeoutError:
@@ -176,7 +183,7 @@ async def read_json(request: web.Request, *, allow_empty: bool = True, text_ok: 
         if allow_empty:
             return {}
         raise BadInput("empty body; send a JSON object")
-    if b"\\u0000" in raw:
+    if b"\\" in raw and b"\\u0000" in raw:  # one memchr first: base64 bodies hold no backslash
         raise BadInput("the JSON holds a NUL character (\\u0000); remove it")
     try:
         body = jsonsafe.loads(raw)  # sniffed: old clients and curl -d send JSON under other types
@@ -210,6 +217,14 @@ def output_formats(request: web.Request) -> dict | None:
 
 def json_response(data, status: int = 200, *, gzip: bool = True) -> web.Response:
     resp = web.json_response(data, status=status, dumps=jsonsafe.dumps)
+    if not gzip:
+        resp[NO_GZIP] = True
+    return resp
+
+
+def outputs_response(outputs, status: int = 200, *, gzip: bool = True) -> web.Response:
+    """`json_response` of a command's outputs, images as data URIs (`wire.outputs_json`)."""
+    resp = web.Response(body=outputs_json(outputs), status=status, content_type="application/json", charset="utf-8")
     if not gzip:
         resp[NO_GZIP] = True
     return resp

@@ -15,9 +15,9 @@ from ..appkeys import BRIDGE
 from ..config import BUILTIN_EXAMPLES
 from ..errors import BadInput, NotFound
 from ..types import Blob
-from ..wire import is_bare_image, outputs_to_json
+from ..wire import is_bare_image
 from . import legacy, openapi
-from ._http import PUBLIC, json_response, output_formats, read_body, read_json
+from ._http import PUBLIC, json_response, output_formats, outputs_response, read_body, read_json
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 EXAMPLES = BUILTIN_EXAMPLES  # the sketches: inside the installed package, or examples/ in a checkout
@@ -165,7 +165,7 @@ async def run_command(request):
     host = bridge.host(request.match_info["id"])
     inputs = await _inputs(request, cmd)
     result = await host.call(cmd["name"], inputs, formats=output_formats(request))
-    return json_response(outputs_to_json(result.outputs))
+    return outputs_response(result.outputs)
 
 
 async def _inputs(request, cmd: dict) -> dict:
@@ -196,12 +196,12 @@ def _host(request):
 async def query(request):
     host = _host(request)
     result = await host.call(None, await read_json(request, text_ok=True), formats=output_formats(request))
-    return json_response(outputs_to_json(result.outputs), gzip=False)
+    return outputs_response(result.outputs, gzip=False)
 
 
 async def data(request):
     last = _host(request).last_data
-    return json_response(outputs_to_json(last.outputs) if last else {}, gzip=False)
+    return outputs_response(last.outputs if last else {}, gzip=False)
 
 
 async def error(request):
