@@ -193,7 +193,7 @@ def start_daemon(core: int | None, extra: list[str]) -> tuple[subprocess.Popen, 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "runway_bridge", "serve", "--port", str(port), "--no-osc", "--adapters",
-           str(FIXTURE_ADAPTERS), "--model", "identity", "--backend", "identity=local", *extra]
+           str(FIXTURE_ADAPTERS), "--model", "identity", *extra]
     return start_pinned(cmd, url + "/readyz", core), url
 
 
@@ -217,6 +217,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--clients", type=int, default=8, help="concurrent clients for the throughput part")
     ap.add_argument("--replicas", action="append", default=[], help="passed to serve as --replicas ID=N")
+    ap.add_argument("--backend", default="local", help="the identity model's backend (local or process)")
     ap.add_argument("--skip-old", action="store_true", help="leave the old SDK out")
     ap.add_argument("--floor-child", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -226,7 +227,7 @@ def main() -> None:
     if len(cores) < 2:
         raise SystemExit("needs two cores: one for the server, one for the client")
     server_core, client_core = cores[0], cores[1]
-    extra = [a for r in args.replicas for a in ("--replicas", r)]
+    extra = ["--backend", f"identity={args.backend}", *(a for r in args.replicas for a in ("--replicas", r))]
     body = json.dumps({"image": "data:image/jpeg;base64," + base64.b64encode(frame()).decode()}).encode()
     procs = []
     cpu: dict[str, list[float]] = {"old": [], "daemon": [], "bare": [], "floor": []}

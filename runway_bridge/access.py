@@ -85,6 +85,7 @@ class Access:
             except OSError:
                 pass
         self.hosts = names
+        self._hosts_seen: dict[str, bool] = {}
         self.origins = [o.lower().rstrip("/") for o in allow_origins]
 
     # -- checks ------------------------------------------------------------------------------
@@ -94,9 +95,15 @@ class Access:
         (HTTP/1.0 clients): allowed."""
         if self.any_host or not host_header:
             return True
-        h = _hostname(host_header)
-        return (_is_ip(h) or _is_loopback_name(h) or "." not in h
-                or any(fnmatch.fnmatchcase(h, p) for p in self.hosts))
+        known = self._hosts_seen.get(host_header)  # every request asks; clients send the same few
+        if known is None:
+            h = _hostname(host_header)
+            known = (_is_ip(h) or _is_loopback_name(h) or "." not in h
+                     or any(fnmatch.fnmatchcase(h, p) for p in self.hosts))
+            if len(self._hosts_seen) >= 256:  # bounded: a client inventing Host headers gains nothing
+                self._hosts_seen.clear()
+            self._hosts_seen[host_header] = known
+        return known
 
     def origin_allowed(self, origin: str, host_header: str | None) -> bool:
         o = origin.strip().lower().rstrip("/")

@@ -2,9 +2,10 @@
 
 One thread per model keeps the event loop free and calls into the model serial (most models are
 not thread-safe); OpenCV and ONNX Runtime release the GIL, so models still run in parallel.
-A plain command is pipelined: its inputs are decoded and its outputs encoded on the shared
-`codec_pool`, so the model thread runs only inference and the host keeps two calls in flight
-(one decoding while the other infers). Generators run whole on the model thread.
+The host keeps two calls in flight here. A call behind another is pipelined: its inputs are
+decoded and its outputs encoded on the shared `codec_pool` while the model thread runs the other
+one's inference. A call alone runs whole on the model thread: one thread hop instead of three,
+and nothing to overlap. Generators always run whole.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class LocalBackend(Backend):
         self._ctx = ctx
         self._state = None
         self._pool: ThreadPoolExecutor | None = None
+        self._calls = 0  # in flight here: the first runs whole, one behind it is pipelined
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -64,8 +66,21 @@ class LocalBackend(Backend):
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
         self._check()
         cmd = self._model.get_command(command)
-        if cmd.is_generator:
-            return await self._whole(command, inputs, binary, formats, timings, on_partial)
+        if cmd.is_generator or not self._calls:  # alone: one hop to the model thread, nothing to overlap
+            self._calls += 1
+            try:
+                return await self._whole(command, inputs, binary, formats, timings, on_partial)
+            finally:
+                self._calls -= 1
+        self._calls += 1
+        try:
+            return await self._pipelined(cmd, command, inputs, binary, formats, timings)
+        finally:
+            self._calls -= 1
+
+    async def _pipelined(self, cmd, command, inputs, binary, formats, timings):
+        """Behind another call: decode on the codec pool while that one runs, then infer, then
+        encode on the pool while the model thread takes the next."""
         t = timings if timings is not None else {}
         t0 = time.perf_counter()
         args = await codec_pool.run(self._model.decode, command, inputs, self._ctx)
@@ -81,7 +96,7 @@ class LocalBackend(Backend):
         return out
 
     async def _whole(self, command, inputs, binary, formats, timings, on_partial):
-        """A generator runs entirely on the model thread, its steps sent as they come."""
+        """Decode, infer and encode on the model thread (a generator's steps sent as they come)."""
         loop = asyncio.get_running_loop()
         partial = None
         if on_partial is not None:
