@@ -177,8 +177,11 @@ class Dispatcher:
 
     def _partial(self, job: Job):
         def partial(outputs, i):
-            r = Result(self.host.id, job.command, outputs=outputs, frame_id=job.frame_id, progress=i, final=False,
+            r = Result(self.host.id, job.command, frame_id=job.frame_id, progress=i, final=False,
                        stream_id=job.stream.id if job.stream else None)
+            r.outputs = self._sendable(job.command, outputs, r)
+            if r.outputs is None:
+                return  # a step too deep to send: its final result will say so, or the next step counts
             if job.on_partial is not None:
                 try:
                     job.on_partial(r)
@@ -196,5 +199,6 @@ class Dispatcher:
         except InferenceError as e:
             result.error = InferenceError(f"{command} returned outputs that cannot be sent: {e.message}")
             return None
+        result.checked = True  # the transports need not walk it again
         return outputs
 

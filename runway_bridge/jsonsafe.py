@@ -31,20 +31,25 @@ def _parse_constant(name: str):
     raise BadInput(f"{name} is not valid JSON")
 
 
+_CONTAINERS = (dict, list, tuple)
+
+
 def check_depth(value: Any, max_depth: int = MAX_DEPTH, error: type = BadInput) -> None:
-    """Raise `error` if lists and dicts nest deeper than `max_depth` (iterative: no recursion)."""
+    """Raise `error` if lists and dicts nest deeper than `max_depth` (iterative: no recursion).
+
+    Runs on every result a model sends (478 landmarks are 479 lists), so it touches each
+    container once and never builds a generator per container."""
+    if not isinstance(value, _CONTAINERS):
+        return
     stack = [(value, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, (list, tuple)):
-            children = item
-        else:
-            continue
+        item, depth = pop()
         if depth > max_depth:
             raise error(f"the JSON nests deeper than {max_depth} levels")
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list, tuple)))
+        for child in (item.values() if isinstance(item, dict) else item):
+            if isinstance(child, _CONTAINERS):
+                push((child, depth + 1))
 
 
 def loads(data: str | bytes | bytearray | memoryview, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -66,9 +71,12 @@ def loads(data: str | bytes | bytearray | memoryview, *, max_depth: int = MAX_DE
     return value
 
 
-def dumps(value: Any, *, max_depth: int = MAX_DEPTH, **kwargs) -> str:
-    """Compact JSON of a result; `InferenceError` when it nests too deep or cannot be encoded."""
-    check_depth(value, max_depth, InferenceError)
+def dumps(value: Any, *, max_depth: int | None = MAX_DEPTH, **kwargs) -> str:
+    """Compact JSON of a result; `InferenceError` when it nests too deep or cannot be encoded.
+    ``max_depth=None``: the caller has checked the depth already (the encoder's own recursion
+    limit still stands)."""
+    if max_depth is not None:
+        check_depth(value, max_depth, InferenceError)
     kwargs.setdefault("separators", (",", ":"))
     try:
         return json.dumps(value, **kwargs)

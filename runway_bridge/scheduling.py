@@ -57,6 +57,7 @@ class Result:
     progress: int | None = None  # set on the partial outputs of a generator command
     final: bool = True
     encoded: dict = field(default_factory=dict, repr=False)  # wire form per transport, encoded once
+    checked: bool = field(default=False, repr=False)  # outputs known to nest within jsonsafe.MAX_DEPTH
 
 
 @dataclass(eq=False)

@@ -70,7 +70,7 @@ def encode_frame(header: dict, parts: list[tuple[str, Blob]]) -> bytes:
         {"name": n, "format": b.format, "size": len(b.data), **({"shape": list(b.shape)} if b.shape else {})}
         for n, b in parts
     ]
-    head = jsonsafe.dumps(header, max_depth=_OUT_DEPTH + 2).encode()
+    head = jsonsafe.dumps(header, max_depth=_OUT_DEPTH + 2, default=_blob_uri).encode()
     return b"".join([struct.pack(">I", len(head)), head, *(b.data for _, b in parts)])
 
 
@@ -162,9 +162,17 @@ def result_message(result, *, binary: bool) -> tuple[str | None, bytes | None]:
             head["field"] = result.error.field
         return jsonsafe.dumps(head, max_depth=_OUT_DEPTH + 2), None
     outputs = result.outputs or {}
-    jsonsafe.check_depth(outputs, _OUT_DEPTH, InferenceError)  # before the recursive walk below
+    if not getattr(result, "checked", False):  # the host checks every result it makes
+        jsonsafe.check_depth(outputs, _OUT_DEPTH, InferenceError)
     parts = [(k, v) for k, v in outputs.items() if isinstance(v, Blob)] if binary else []
-    head["outputs"] = outputs_to_json({k: v for k, v in outputs.items() if not any(k == n for n, _ in parts)})
+    head["outputs"] = {k: v for k, v in outputs.items() if not any(k == n for n, _ in parts)} if parts else outputs
     if parts:
         return None, encode_frame(head, parts)
-    return jsonsafe.dumps(head, max_depth=_OUT_DEPTH + 2), None
+    # nested images become data URIs as the encoder meets them: no walk of 478 landmarks first
+    return jsonsafe.dumps(head, max_depth=None, default=_blob_uri), None
+
+
+def _blob_uri(value):
+    if isinstance(value, Blob):
+        return value.to_data_uri()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
