@@ -85,15 +85,23 @@ class LocalBackend(Backend):
         t0 = time.perf_counter()
         args = await codec_pool.run(self._model.decode, command, inputs, self._ctx)
         t1 = time.perf_counter()
-        if cmd.batch:  # a batching command called alone (batching off, or another path): a batch of one
-            raw = (await self._run(self._model.infer_batch, self._state, command, [args]))[0]
-        else:
-            raw = await self._run(self._model.infer, self._state, command, args)
+        raw, t["model"] = await self._run(self._infer, cmd, command, args)
         t2 = time.perf_counter()
         out = await codec_pool.run(self._model.encode, command, raw, formats, binary)
-        t["decode"], t["model"] = (t1 - t0) * 1000, (t2 - t1) * 1000  # model: includes its wait
+        t["decode"] = (t1 - t0) * 1000
+        t["wait"] = max(0.0, (t2 - t1) * 1000 - t["model"])  # behind the call before it
         t["encode"] = (time.perf_counter() - t2) * 1000
         return out
+
+    def _infer(self, cmd, command, args):
+        """On the model thread: the result and the milliseconds the model itself took (the host
+        times its next call by this, so it must not include the wait for the thread)."""
+        t = time.perf_counter()
+        if cmd.batch:  # a batching command called alone (batching off, or another path): a batch of one
+            raw = self._model.infer_batch(self._state, command, [args])[0]
+        else:
+            raw = self._model.infer(self._state, command, args)
+        return raw, (time.perf_counter() - t) * 1000
 
     async def _whole(self, command, inputs, binary, formats, timings, on_partial):
         """Decode, infer and encode on the model thread (a generator's steps sent as they come)."""
