@@ -32,10 +32,10 @@ from runway_bridge.types import Blob
 from runway_bridge.wire import encode_frame
 
 
-def launch(replicas: int, cores: list[int] | None) -> tuple[subprocess.Popen, str]:
+def launch(replicas: int, cores: list[int] | None, backend: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [sys.executable, "-m", "runway_bridge", "serve", "--port", str(port), "--no-osc", "--no-legacy-ports",
-           "--adapters", str(ROOT / "adapters"), "--model", "face_mesh"]
+           "--adapters", str(ROOT / "adapters"), "--model", "face_mesh", "--backend", f"face_mesh={backend}"]
     if replicas > 1:
         cmd += ["--replicas", f"face_mesh={replicas}"]
     if cores:
@@ -44,9 +44,17 @@ def launch(replicas: int, cores: list[int] | None) -> tuple[subprocess.Popen, st
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (its threads included)."""
+    """User + system CPU time of a process so far, its threads and its worker processes included
+    (the process backend's replicas are children of the daemon)."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):  # a child is listed under the thread that spawned it
+        try:
+            kids += open(f"/proc/{pid}/task/{task}/children").read().split()
+        except OSError:
+            pass
+    return own + sum(cpu_seconds(int(k)) for k in kids if os.path.exists(f"/proc/{k}/stat"))
 
 
 async def client(url: str, jpg: bytes, seconds: float, latencies: list, faces: list) -> int:
@@ -83,6 +91,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=4, help="per round and daemon")
+    ap.add_argument("--backend", default="local", choices=["local", "process"],
+                    help="replicas as model threads (local) or worker processes (process)")
     args = ap.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     cores = cpus[:2] if len(cpus) > 2 else None
@@ -90,7 +100,7 @@ def main() -> None:
     daemons = {}
     try:
         for n in (1, 2):
-            daemons[n] = launch(n, cores)
+            daemons[n] = launch(n, cores, args.backend)
         for _, base in daemons.values():  # warm up both: first inferences, thread pools
             asyncio.run(measure(base, args.clients, jpg, 1))
         fps: dict[int, list] = {1: [], 2: []}
