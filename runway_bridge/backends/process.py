@@ -42,14 +42,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import pickle
 import re
-import signal
-import socket
-import subprocess
 import sys
-import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 try:
@@ -60,23 +54,14 @@ except ImportError:  # Python 3.10: aiohttp's own dependency, same semantics
 from ..errors import BackendUnavailable, BridgeError, Conflict, ModelCrashed, SetupError
 from ..types import DecodeContext
 from ._calls import Inflight
-from ._worker_events import PROTOCOL, Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup, Shutdown
+from ._worker_events import Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup
+from ._worker_proc import Exited, Worker, describe_exit
 from .base import Backend, BackendState
 
 __all__ = ["ProcessBackend", "describe_exit", "parse_size"]
 
 log = logging.getLogger("runway_bridge.worker")
 
-_PKG = Path(__file__).resolve().parent.parent  # the runway_bridge folder
-_BOOT = (
-    "import importlib.util as u, sys\n"
-    "s = u.spec_from_file_location('runway_bridge', sys.argv[1] + '/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
-    "m = sys.modules['runway_bridge'] = u.module_from_spec(s)\n"
-    "s.loader.exec_module(m)\n"
-    "from runway_bridge.backends._worker import main\n"
-    "main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))\n"
-)
-_INLINE = 128 * 1024  # below the socket buffer: writing cannot block while the worker waits for work
 MAX_BACKOFF = 30.0
 MAX_RESTARTS = 8  # crashes in a row (setup or calls) without one good call; then give up until started again
 MIN_MEMORY = 64 << 20
@@ -99,111 +84,6 @@ def parse_size(value) -> int:
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 30):g} GiB" if n % (1 << 30) == 0 else f"{n / (1 << 20):.0f} MiB"
-
-
-def describe_exit(code: int | None) -> str:
-    """A worker's exit status in words, for the error a client sees."""
-    if code is None:
-        return "closed its connection"
-    if code >= 0:
-        return f"exited with code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    if name == "SIGABRT":
-        return "aborted (SIGABRT)"
-    if name == "SIGSEGV":
-        return "crashed with SIGSEGV (a fault in native code)"
-    return f"killed by {name}{' (out of memory?)' if name == 'SIGKILL' else ''}"
-
-
-class _Exited:
-    def __init__(self, code: int | None):
-        self.code = code
-
-
-class _Worker:
-    """One worker process, its socket, and the thread that reads from it."""
-
-    def __init__(self, python: str, path: Path, on_event, loop: asyncio.AbstractEventLoop, memory: int = 0):
-        self.python, self.path, self.on_event, self.loop, self.memory = python, path, on_event, loop, memory
-        self.proc: subprocess.Popen | None = None
-        self.conn: Connection | None = None
-        self._send_lock = threading.Lock()
-
-    def launch(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [self.python, "-c", _BOOT, str(_PKG), str(theirs.fileno()), str(self.path), str(self.memory)],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()  # the worker holds its end now; ours sees EOF when it dies
-        self.conn = Connection(ours.detach())
-        threading.Thread(target=self._read, daemon=True, name=f"worker-{self.proc.pid}").start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                ev = pickle.loads(self.conn.recv_bytes())
-            except (EOFError, OSError):
-                break
-            except Exception as e:  # e.g. an exception class the daemon cannot import
-                ev = Log("stderr", f"unreadable message from the worker: {type(e).__name__}: {e}")
-            self._post(ev)
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # closed its socket but lives on: useless, end it
-            self.proc.kill()
-            code = self.proc.wait()
-        self.conn.close()
-        self._post(_Exited(code))
-
-    def _post(self, ev) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.on_event, self, ev)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
-
-    def send_bytes(self, buf: bytes) -> None:
-        with self._send_lock:
-            self.conn.send_bytes(buf)
-
-    def send_quietly(self, msg) -> None:
-        """Send from a thread, ignoring a dead worker (its reader thread reports the death)."""
-        try:
-            self.send_bytes(pickle.dumps(msg, protocol=PROTOCOL))
-        except OSError:
-            pass
-
-    async def send(self, msg) -> None:
-        buf = pickle.dumps(msg, protocol=PROTOCOL)
-        if len(buf) <= _INLINE and self._send_lock.acquire(blocking=False):
-            try:
-                self.conn.send_bytes(buf)
-            finally:
-                self._send_lock.release()
-        else:
-            await self.loop.run_in_executor(None, self.send_bytes, buf)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-
-    def close(self, timeout: float = 2.0) -> None:
-        """Ask the worker to exit; kill it when it does not within `timeout` (blocking)."""
-        if self.proc is None:
-            return
-        self.send_quietly(Shutdown())
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class ProcessBackend(Backend):
@@ -235,7 +115,7 @@ class ProcessBackend(Backend):
         self._ctx = ctx
         self._options: dict = {}
         self._manifest: dict | None = None
-        self._worker: _Worker | None = None
+        self._worker: Worker | None = None
         self._boot_fut: asyncio.Future | None = None
         self._calls = Inflight(self.concurrency, self.timeout_s, self._timed_out, self._output_clear)
         self._send_lock = asyncio.Lock()  # calls reach the worker in the order they join `_calls`
@@ -249,13 +129,13 @@ class ProcessBackend(Backend):
         self._output.clear()
 
     # -- events from the worker (on the loop) ---------------------------------------------------
-    def _on_event(self, worker: _Worker, ev) -> None:
+    def _on_event(self, worker: Worker, ev) -> None:
         if worker is not self._worker:
             return  # a worker we already replaced
         if isinstance(ev, Log):
             self._output.append(ev.text)
             log.info("[%s %s] %s", self.name, ev.stream, ev.text)
-        elif isinstance(ev, _Exited):
+        elif isinstance(ev, Exited):
             self._worker_lost(f"worker {describe_exit(ev.code)}")
         elif isinstance(ev, (Loaded, Ready)) or (isinstance(ev, Failed) and ev.id is None):
             if self._boot_fut is not None and not self._boot_fut.done():
@@ -336,7 +216,7 @@ class ProcessBackend(Backend):
         loop = asyncio.get_running_loop()
         self._output.clear()
         self._boot_fut = loop.create_future()
-        worker = self._worker = _Worker(self.python, self.model_dir, self._on_event, loop, self.memory)
+        worker = self._worker = Worker(self.python, self.model_dir, self._on_event, loop, self.memory)
         try:
             try:
                 await asyncio.to_thread(worker.launch)
@@ -418,10 +298,10 @@ class ProcessBackend(Backend):
             got: asyncio.Future = loop.create_future()
 
             def on_event(_w, ev):
-                if isinstance(ev, (Loaded, Failed, _Exited)) and not got.done():
+                if isinstance(ev, (Loaded, Failed, Exited)) and not got.done():
                     got.set_result(ev)
 
-            worker = _Worker(self.python, self.model_dir, on_event, loop, self.memory)
+            worker = Worker(self.python, self.model_dir, on_event, loop, self.memory)
             await asyncio.to_thread(worker.launch)
             try:
                 ev = await asyncio.wait_for(got, self.setup_timeout_s)
@@ -429,7 +309,7 @@ class ProcessBackend(Backend):
                 await asyncio.to_thread(worker.close)
             if isinstance(ev, Failed):
                 raise ev.error
-            if isinstance(ev, _Exited):
+            if isinstance(ev, Exited):
                 raise SetupError(f"model {self.name}: worker {describe_exit(ev.code)} while importing")
             self._manifest = ev.manifest
         return self._manifest
