@@ -418,3 +418,26 @@ async def test_memory_error_with_a_call_queued_behind_it(backends):
     results = await asyncio.gather(big, small, return_exceptions=True)
     assert isinstance(results[0], InferenceError) and "memory limit is 1536 MiB" in results[0].message
     assert results[1] == {"bytes": 64 << 20}
+
+
+def test_through_the_daemon_a_worker_holds_two_calls_and_each_gets_its_own_answer(daemon):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import http
+
+    d = daemon("kitchen_sink", args=["--backend", "kitchen_sink=process"])
+    url = d.url + "/v1/models/kitchen_sink/commands/count"
+    seen, done = [], []
+
+    def watch():
+        while not done:
+            seen.append(d.get("/v1/models/kitchen_sink")[2]["status"]["inflight"])
+            time.sleep(0.02)
+
+    with ThreadPoolExecutor(7) as pool:
+        watcher = pool.submit(watch)
+        answers = list(pool.map(lambda n: http("POST", url, {"steps": n, "delay": 0.05}), range(1, 7)))
+        done.append(True)
+        watcher.result()
+    assert [(status, body) for status, _, body in answers] == [(200, {"n": n}) for n in range(1, 7)]
+    assert max(seen) == 2  # one replica, two calls held by its worker
