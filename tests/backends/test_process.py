@@ -360,10 +360,10 @@ async def test_hang_fails_the_running_call_and_the_one_queued_behind_it(backends
 
 @pytest.mark.asyncio
 async def test_the_queued_call_is_timed_from_when_it_runs(backends):
-    b = await backends("kitchen_sink", timeout_s=1)
-    first = b.call("count", {"steps": 7, "delay": 0.1})  # 0.7 s each: 1.4 s for both, each within 1 s
-    second = b.call("count", {"steps": 7, "delay": 0.1})
-    assert await asyncio.gather(first, second) == [{"n": 7}, {"n": 7}]
+    b = await backends("kitchen_sink", timeout_s=1.5)
+    first = b.call("count", {"steps": 10, "delay": 0.1})  # 1 s each: 2 s for both, each within 1.5 s
+    second = b.call("count", {"steps": 10, "delay": 0.1})
+    assert await asyncio.gather(first, second) == [{"n": 10}, {"n": 10}]
 
 
 @pytest.mark.asyncio
