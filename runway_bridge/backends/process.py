@@ -17,8 +17,8 @@
   socket buffer go through a thread, so the loop never blocks on the worker.
 - A worker holds two calls (``concurrency = 2``, pipelined): the next one is sent while the worker
   runs the current one, so it never idles while an answer travels back and the next call comes
-  (8 clients on 2 replicas of identity: 1.51x one core's fps with one call each; see
-  `benchmarks/bench_throughput.py`). The worker runs them in order; `_calls.Inflight` keeps them and
+  (8 clients on 2 replicas of identity, two cores against one: 1.51x with one call each, 1.85x
+  and 1.87x with two, on a quiet 2-core box; `benchmarks/bench_throughput.py`). The worker runs them in order; `_calls.Inflight` keeps them and
   times only the running one. A `Cancel` drops a queued call in the worker before it runs.
 - Death (any exit, a signal such as the OOM killer's SIGKILL) or a call running past ``timeout_s``
   (card ``[process] timeout_s``, default 30) fails the running call with `ModelCrashed` naming what
