@@ -1,6 +1,9 @@
 """The worker side of the process backend: load one adapter, then serve `_worker_events` on a socket.
 
 Runs in a fresh interpreter started by `process.ProcessBackend`; nothing here runs in the daemon.
+The daemon sends a call while the one before it runs (pipelining), so messages are read into a
+queue whenever the worker looks: before each call and between the steps of a generator. Calls run
+one by one in the order they came; a `Cancel` stops the running generator or drops a queued call.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import pickle
 import signal
 import sys
 import threading
+from collections import deque
 from multiprocessing.connection import Connection
 
 from ..errors import BridgeError, InferenceError
@@ -19,7 +23,7 @@ from ._worker_events import PROTOCOL, Call, Cancel, Done, Failed, Loaded, Log, P
 
 
 class _Stop(Exception):
-    """A `Cancel` or `Shutdown` arrived between two steps of a generator."""
+    """A `Cancel` of the running call or a `Shutdown` arrived between two steps of a generator."""
 
 
 class _LogStream(io.TextIOBase):
@@ -55,6 +59,9 @@ class Worker:
         self.conn = conn
         self._lock = threading.Lock()  # the model's own threads may print while we answer
         self.shutdown = False
+        self.queue: deque[Call] = deque()  # calls that came while another ran
+        self.running: int | None = None
+        self.cancelled = False  # the running call's
 
     def send(self, ev) -> None:
         buf = pickle.dumps(ev, protocol=PROTOCOL)
@@ -64,22 +71,40 @@ class Worker:
     def recv(self):
         return pickle.loads(self.conn.recv_bytes())
 
-    def check_stop(self, call_id: int) -> None:
-        """Between generator steps: read what arrived meanwhile (only Cancel or Shutdown can)."""
+    def take(self, msg) -> None:
+        """File one message from the daemon that is not a `Setup`."""
+        if isinstance(msg, Call):
+            self.queue.append(msg)
+        elif isinstance(msg, Shutdown):
+            self.shutdown = True
+        elif isinstance(msg, Cancel):
+            if msg.id == self.running:
+                self.cancelled = True
+                return
+            queued = next((c for c in self.queue if c.id == msg.id), None)
+            if queued is not None:  # else it has already been answered
+                self.queue.remove(queued)
+                self.send(Failed(queued.id, BridgeError(f"{queued.command} was cancelled before it ran")))
+
+    def drain(self) -> None:
+        """Read what has arrived, without waiting."""
         while self.conn.poll(0):
-            msg = self.recv()
-            if isinstance(msg, Shutdown):
-                self.shutdown = True
-            if self.shutdown or (isinstance(msg, Cancel) and msg.id == call_id):
-                raise _Stop
+            self.take(self.recv())
+
+    def check_stop(self) -> None:
+        """Between generator steps: read what arrived meanwhile; stop on a Cancel or Shutdown."""
+        self.drain()
+        if self.shutdown or self.cancelled:
+            raise _Stop
 
     def call(self, model, state, ctx, msg: Call) -> None:
         def partial(out, i):
             if msg.partials:
                 self.send(Partial(msg.id, out, i))
-            self.check_stop(msg.id)
+            self.check_stop()
 
         timings: dict = {}
+        self.running, self.cancelled = msg.id, False
         try:
             if msg.batch:
                 out = model.run_batch(state, msg.command, msg.inputs, ctx=ctx, formats=msg.formats,
@@ -96,6 +121,8 @@ class Worker:
         except Exception as e:  # run_command wraps the model's errors; this is a bug of ours
             self.send(Failed(msg.id, InferenceError(f"{msg.command} failed: {type(e).__name__}: {e}")))
             return
+        finally:
+            self.running = None
         try:
             self.send(Done(msg.id, out, timings))
         except (pickle.PicklingError, TypeError, AttributeError) as e:
@@ -133,6 +160,11 @@ def main(fd: int, path: str, memory: int = 0) -> None:
     state = ctx = None
     while not w.shutdown:
         try:
+            if w.queue:
+                w.drain()  # a Cancel for the next call may be here already
+                if w.queue and not w.shutdown:
+                    w.call(model, state, ctx, w.queue.popleft())
+                continue
             msg = w.recv()
         except (EOFError, OSError):  # the daemon went away
             return
@@ -145,9 +177,7 @@ def main(fd: int, path: str, memory: int = 0) -> None:
                 continue
             gpu = getattr(model.module, "GPU", None)  # a model that knows (e.g. from ONNX providers) says so
             w.send(Ready(bool(msg.gpu if gpu is None else gpu)))
-        elif isinstance(msg, Call):
-            w.call(model, state, ctx, msg)
-        elif isinstance(msg, Shutdown):
-            return
+        else:
+            w.take(msg)
     sys.stdout.flush()
     sys.stderr.flush()

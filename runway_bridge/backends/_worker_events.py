@@ -39,7 +39,7 @@ class Call:
 
 @dataclass
 class Cancel:
-    id: int  # honoured between the steps of a generator command
+    id: int  # stops a generator between its steps, or drops a call still queued in the worker
 
 
 @dataclass

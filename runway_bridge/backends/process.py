@@ -15,9 +15,16 @@
   slots to size, share or clean up after a crash. Raw streams would gain from a slot; add one then.
 - A reader thread per worker turns messages into event-loop callbacks; sends that could fill the
   socket buffer go through a thread, so the loop never blocks on the worker.
-- Death (any exit, a signal such as the OOM killer's SIGKILL) or silence past ``timeout_s`` (card
-  ``[process] timeout_s``, default 30) fails the call in flight with `ModelCrashed` naming what
-  happened; the worker restarts with backoff (0.5 s, 1 s, 2 s ... 30 s) and the same options, and
+- A worker holds two calls (``concurrency = 2``, pipelined): the next one is sent while the worker
+  runs the current one, so it never idles while an answer travels back and the next call comes
+  (8 clients on 2 replicas of identity, two cores against one: 1.51x with one call each, 1.85x
+  and 1.87x with two, on a quiet 2-core box; `benchmarks/bench_throughput.py`). The worker runs them in order; `_calls.Inflight` keeps them and
+  times only the running one. A `Cancel` drops a queued call in the worker before it runs.
+- Death (any exit, a signal such as the OOM killer's SIGKILL) or a call running past ``timeout_s``
+  (card ``[process] timeout_s``, default 30) fails the running call with `ModelCrashed` naming what
+  happened, and the call queued behind it with an error saying it was queued behind a crashed
+  call and never ran (503 with a Retry-After while restarting: safe to send again; it is not
+  re-sent for the caller, whose frame is stale by then). The worker restarts with backoff (0.5 s, 1 s, 2 s ... 30 s) and the same options, and
   calls meanwhile fail fast with `BackendUnavailable` and a Retry-After; status says RESTARTING.
   Crashes are counted whether they happen in setup or in calls: after `MAX_RESTARTS` in a row
   without one good call the backend gives up (FAILED, with the reason in `gave_up`) instead of
@@ -34,16 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import itertools
 import logging
-import pickle
 import re
-import signal
-import socket
-import subprocess
 import sys
-import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 try:
@@ -53,23 +53,15 @@ except ImportError:  # Python 3.10: aiohttp's own dependency, same semantics
 
 from ..errors import BackendUnavailable, BridgeError, Conflict, ModelCrashed, SetupError
 from ..types import DecodeContext
-from ._worker_events import PROTOCOL, Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup, Shutdown
-from .base import Backend, BackendState, Pending
+from ._calls import Inflight
+from ._worker_events import Call, Cancel, Done, Failed, Loaded, Log, Partial, Ready, Setup
+from ._worker_proc import Exited, Worker, describe_exit
+from .base import Backend, BackendState
 
 __all__ = ["ProcessBackend", "describe_exit", "parse_size"]
 
 log = logging.getLogger("runway_bridge.worker")
 
-_PKG = Path(__file__).resolve().parent.parent  # the runway_bridge folder
-_BOOT = (
-    "import importlib.util as u, sys\n"
-    "s = u.spec_from_file_location('runway_bridge', sys.argv[1] + '/__init__.py', submodule_search_locations=[sys.argv[1]])\n"
-    "m = sys.modules['runway_bridge'] = u.module_from_spec(s)\n"
-    "s.loader.exec_module(m)\n"
-    "from runway_bridge.backends._worker import main\n"
-    "main(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))\n"
-)
-_INLINE = 128 * 1024  # below the socket buffer: writing cannot block while the worker waits for work
 MAX_BACKOFF = 30.0
 MAX_RESTARTS = 8  # crashes in a row (setup or calls) without one good call; then give up until started again
 MIN_MEMORY = 64 << 20
@@ -94,128 +86,13 @@ def _mib(n: int) -> str:
     return f"{n / (1 << 30):g} GiB" if n % (1 << 30) == 0 else f"{n / (1 << 20):.0f} MiB"
 
 
-def describe_exit(code: int | None) -> str:
-    """A worker's exit status in words, for the error a client sees."""
-    if code is None:
-        return "closed its connection"
-    if code >= 0:
-        return f"exited with code {code}"
-    try:
-        name = signal.Signals(-code).name
-    except ValueError:
-        name = f"signal {-code}"
-    if name == "SIGABRT":
-        return "aborted (SIGABRT)"
-    if name == "SIGSEGV":
-        return "crashed with SIGSEGV (a fault in native code)"
-    return f"killed by {name}{' (out of memory?)' if name == 'SIGKILL' else ''}"
-
-
-class _Exited:
-    def __init__(self, code: int | None):
-        self.code = code
-
-
-class _Worker:
-    """One worker process, its socket, and the thread that reads from it."""
-
-    def __init__(self, python: str, path: Path, on_event, loop: asyncio.AbstractEventLoop, memory: int = 0):
-        self.python, self.path, self.on_event, self.loop, self.memory = python, path, on_event, loop, memory
-        self.proc: subprocess.Popen | None = None
-        self.conn: Connection | None = None
-        self._send_lock = threading.Lock()
-
-    def launch(self) -> None:
-        ours, theirs = socket.socketpair()
-        try:
-            self.proc = subprocess.Popen(
-                [self.python, "-c", _BOOT, str(_PKG), str(theirs.fileno()), str(self.path), str(self.memory)],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()  # the worker holds its end now; ours sees EOF when it dies
-        self.conn = Connection(ours.detach())
-        threading.Thread(target=self._read, daemon=True, name=f"worker-{self.proc.pid}").start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                ev = pickle.loads(self.conn.recv_bytes())
-            except (EOFError, OSError):
-                break
-            except Exception as e:  # e.g. an exception class the daemon cannot import
-                ev = Log("stderr", f"unreadable message from the worker: {type(e).__name__}: {e}")
-            self._post(ev)
-        try:
-            code = self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # closed its socket but lives on: useless, end it
-            self.proc.kill()
-            code = self.proc.wait()
-        self.conn.close()
-        self._post(_Exited(code))
-
-    def _post(self, ev) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.on_event, self, ev)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
-            pass
-
-    def send_bytes(self, buf: bytes) -> None:
-        with self._send_lock:
-            self.conn.send_bytes(buf)
-
-    def send_quietly(self, msg) -> None:
-        """Send from a thread, ignoring a dead worker (its reader thread reports the death)."""
-        try:
-            self.send_bytes(pickle.dumps(msg, protocol=PROTOCOL))
-        except OSError:
-            pass
-
-    async def send(self, msg) -> None:
-        buf = pickle.dumps(msg, protocol=PROTOCOL)
-        if len(buf) <= _INLINE and self._send_lock.acquire(blocking=False):
-            try:
-                self.conn.send_bytes(buf)
-            finally:
-                self._send_lock.release()
-        else:
-            await self.loop.run_in_executor(None, self.send_bytes, buf)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-
-    def close(self, timeout: float = 2.0) -> None:
-        """Ask the worker to exit; kill it when it does not within `timeout` (blocking)."""
-        if self.proc is None:
-            return
-        self.send_quietly(Shutdown())
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-class _Pending(Pending):
-    def __init__(self, call_id: int, future: asyncio.Future, on_partial):
-        super().__init__(future, on_partial)
-        self.id = call_id
-        self.timer: asyncio.TimerHandle | None = None
-
-    def finish(self, result=None, error: BaseException | None = None) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-        super().finish(result, error)
-
-
 class ProcessBackend(Backend):
     """A model in its own worker process; see the module docstring."""
 
     kind = "process"
     batching = True
+    concurrency = 2  # the worker runs one call while the next one waits in its socket
+    pipelined = True
 
     def __init__(self, model_dir, card=None, *, timeout_s: float | None = None, setup_timeout_s: float | None = None,
                  python: str | None = None, gpu: bool | None = None, ctx: DecodeContext | None = None):
@@ -238,40 +115,41 @@ class ProcessBackend(Backend):
         self._ctx = ctx
         self._options: dict = {}
         self._manifest: dict | None = None
-        self._worker: _Worker | None = None
+        self._worker: Worker | None = None
         self._boot_fut: asyncio.Future | None = None
-        self._current: _Pending | None = None
-        self._lock = asyncio.Lock()
-        self._ids = itertools.count(1)
+        self._calls = Inflight(self.concurrency, self.timeout_s, self._timed_out, self._output_clear)
+        self._send_lock = asyncio.Lock()  # calls reach the worker in the order they join `_calls`
         self._crashes = 0
         self._down: str | None = None  # why the worker is down, while it restarts
         self._restart_task: asyncio.Task | None = None
         self._ready_at = 0.0
         self._output: collections.deque[str] = collections.deque(maxlen=20)
 
+    def _output_clear(self) -> None:
+        self._output.clear()
+
     # -- events from the worker (on the loop) ---------------------------------------------------
-    def _on_event(self, worker: _Worker, ev) -> None:
+    def _on_event(self, worker: Worker, ev) -> None:
         if worker is not self._worker:
             return  # a worker we already replaced
         if isinstance(ev, Log):
             self._output.append(ev.text)
             log.info("[%s %s] %s", self.name, ev.stream, ev.text)
-        elif isinstance(ev, _Exited):
+        elif isinstance(ev, Exited):
             self._worker_lost(f"worker {describe_exit(ev.code)}")
         elif isinstance(ev, (Loaded, Ready)) or (isinstance(ev, Failed) and ev.id is None):
             if self._boot_fut is not None and not self._boot_fut.done():
                 self._boot_fut.set_result(ev)
-        elif self._current is not None and ev.id == self._current.id:
-            cur = self._current
-            if isinstance(ev, Partial):
-                if cur.on_partial is not None:
-                    cur.on_partial(ev.outputs, ev.index)
-                return
-            self._current = None
-            if isinstance(ev, Done):
-                cur.finish(result=ev)
-            else:
-                cur.finish(error=ev.error)
+        elif isinstance(ev, Partial):
+            call = self._calls.get(ev.id)
+            if call is not None and call.on_partial is not None:
+                call.on_partial(ev.outputs, ev.index)
+        elif isinstance(ev, (Done, Failed)):
+            call = self._calls.pop(ev.id)
+            if call is not None and isinstance(ev, Done):
+                call.finish(result=ev)
+            elif call is not None:
+                call.finish(error=ev.error)
 
     def _worker_lost(self, what: str) -> None:
         """The worker died or hung: fail whoever waits, and restart it if it was serving."""
@@ -291,11 +169,21 @@ class ProcessBackend(Backend):
             else:
                 log.warning("model %s: %s; restarting", self.name, what)
                 self._restart_task = asyncio.get_running_loop().create_task(self._restart())
-        if self._current is not None:
-            then = "given up" if self.gave_up else "restarting"
-            self._current.finish(error=ModelCrashed(
-                f"model {self.name} crashed: {what}{self._memory_note()}; {then}{last}"))
-            self._current = None
+        then = "given up" if self.gave_up else "restarting"
+        self._calls.fail_all(
+            ModelCrashed(f"model {self.name} crashed: {what}{self._memory_note()}; {then}{last}"),
+            lambda: self._not_run(what))
+
+    def _not_run(self, what: str) -> BridgeError:
+        """For a call queued behind one that crashed or hung the worker: it never ran, so sending it
+        again is safe; 503 with a Retry-After while the worker restarts."""
+        said = f"model {self.name}: not run: it was queued behind a call that crashed the worker ({what})"
+        if self.gave_up or self._restart_task is None:
+            return ModelCrashed(f"{said}; given up" if self.gave_up else said)
+        return BackendUnavailable(f"{said}; restarting, send it again", retry_after=round(self._backoff() + 1, 1))
+
+    def _backoff(self) -> float:
+        return min(0.5 * 2 ** (self._crashes - 1), MAX_BACKOFF)
 
     def _give_up(self) -> None:
         self.gave_up = (f"model {self.name} crashed {self._crashes} times in a row without one good call and was "
@@ -318,8 +206,8 @@ class ProcessBackend(Backend):
             return self.gave_up
         return f"worker down: {self._down}; restarting" if self._down else None
 
-    def _timed_out(self, pend: _Pending) -> None:
-        if self._current is pend:
+    def _timed_out(self, call) -> None:
+        if self._calls.running is call:
             self._worker_lost(f"worker gave no answer within {self.timeout_s:g} s and was killed")
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -328,7 +216,7 @@ class ProcessBackend(Backend):
         loop = asyncio.get_running_loop()
         self._output.clear()
         self._boot_fut = loop.create_future()
-        worker = self._worker = _Worker(self.python, self.model_dir, self._on_event, loop, self.memory)
+        worker = self._worker = Worker(self.python, self.model_dir, self._on_event, loop, self.memory)
         try:
             try:
                 await asyncio.to_thread(worker.launch)
@@ -361,7 +249,7 @@ class ProcessBackend(Backend):
     async def _restart(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            delay = min(0.5 * 2 ** (self._crashes - 1), MAX_BACKOFF)
+            delay = self._backoff()
             self._ready_at = loop.time() + delay
             await asyncio.sleep(delay)
             self._transition(BackendState.STARTING)
@@ -385,6 +273,8 @@ class ProcessBackend(Backend):
             self._restart_task.cancel()
             self._restart_task = None
         self._discard()
+        self._calls.fail_all(Conflict(f"model {self.name} was started again"),
+                             lambda: Conflict(f"model {self.name} was started again"))
         self._options, self._crashes, self._down, self.gave_up = dict(options or {}), 0, None, None
         try:
             await self._boot()
@@ -408,10 +298,10 @@ class ProcessBackend(Backend):
             got: asyncio.Future = loop.create_future()
 
             def on_event(_w, ev):
-                if isinstance(ev, (Loaded, Failed, _Exited)) and not got.done():
+                if isinstance(ev, (Loaded, Failed, Exited)) and not got.done():
                     got.set_result(ev)
 
-            worker = _Worker(self.python, self.model_dir, on_event, loop, self.memory)
+            worker = Worker(self.python, self.model_dir, on_event, loop, self.memory)
             await asyncio.to_thread(worker.launch)
             try:
                 ev = await asyncio.wait_for(got, self.setup_timeout_s)
@@ -419,7 +309,7 @@ class ProcessBackend(Backend):
                 await asyncio.to_thread(worker.close)
             if isinstance(ev, Failed):
                 raise ev.error
-            if isinstance(ev, _Exited):
+            if isinstance(ev, Exited):
                 raise SetupError(f"model {self.name}: worker {describe_exit(ev.code)} while importing")
             self._manifest = ev.manifest
         return self._manifest
@@ -430,10 +320,9 @@ class ProcessBackend(Backend):
             self._restart_task.cancel()
             self._restart_task = None
         worker, self._worker = self._worker, None
-        busy = self._current is not None  # then it may not read our Shutdown soon: kill it sooner
-        if busy:
-            self._current.finish(error=Conflict(f"model {self.name} was stopped"))
-            self._current = None
+        busy = len(self._calls) > 0  # then it may not read our Shutdown soon: kill it sooner
+        self._calls.fail_all(Conflict(f"model {self.name} was stopped"),
+                             lambda: Conflict(f"model {self.name} was stopped before the call ran"))
         if self._boot_fut is not None and not self._boot_fut.done():
             self._boot_fut.set_exception(Conflict(f"model {self.name} was stopped while starting"))
         if worker is not None:
@@ -467,27 +356,25 @@ class ProcessBackend(Backend):
 
     async def _call(self, msg: Call, timings, on_partial):
         self._check_up()
-        async with self._lock:
-            if self._current is not None:  # a caller that gave up: wait for the worker (the timer bounds it)
-                await asyncio.wait({self._current.future})
-            self._check_up()
-            loop = asyncio.get_running_loop()
-            pend = self._current = _Pending(next(self._ids), loop.create_future(), on_partial)
-            pend.timer = loop.call_later(self.timeout_s, self._timed_out, pend)
-            self._output.clear()
-            worker = self._worker
-            try:
-                msg.id = pend.id
-                await worker.send(msg)
-                done = await asyncio.shield(pend.future)
-            except asyncio.CancelledError:
-                if self._current is pend and worker is self._worker:
-                    loop.run_in_executor(None, worker.send_quietly, Cancel(pend.id))
-                raise
-            except OSError:  # the worker died while we wrote; its reader thread reports how
-                done = await asyncio.shield(pend.future)
-            except BridgeError as e:
-                raise self._explained(e) from None
+        call = worker = None
+        try:
+            async with self._send_lock:
+                await self._calls.wait_room()  # a caller that gave up holds its place until answered
+                self._check_up()
+                worker = self._worker
+                call = self._calls.add(on_partial)
+                msg.id = call.id
+                try:
+                    await worker.send(msg)
+                except OSError:  # the worker died while we wrote; its reader thread reports how
+                    pass
+            done = await asyncio.shield(call.future)
+        except asyncio.CancelledError:
+            if call is not None and self._calls.get(call.id) is call and worker is self._worker:
+                asyncio.get_running_loop().run_in_executor(None, worker.send_quietly, Cancel(call.id))
+            raise
+        except BridgeError as e:
+            raise self._explained(e) from None
         self._crashes = 0
         if timings is not None:
             timings.update(done.timings)

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 
+import numpy as np
 import pytest
 import pytest_asyncio
 
@@ -286,3 +287,157 @@ def test_status_and_readyz_say_restarting_then_failed_through_the_daemon(daemon)
     model = d.get("/v1/models/gives_up")[2]["status"]
     assert model["state"] == "FAILED" and "crashed 2 times in a row" in model["error"]
     assert d.get("/healthz")[0] == 200
+
+
+# -- two calls held by one worker (pipelining) --------------------------------------------------------
+
+
+def _in_order(calls) -> tuple[list, list]:
+    """Start `calls` (coroutines) in this order; `(tasks, finished)`: finished lists their indexes as
+    they end."""
+    finished: list[int] = []
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    for i, t in enumerate(tasks):
+        t.add_done_callback(lambda _t, i=i: finished.append(i))
+    return tasks, finished
+
+
+@pytest.mark.asyncio
+async def test_two_calls_in_flight_are_answered_in_order_with_their_own_results(backends):
+    b = await backends("kitchen_sink")
+    assert b.concurrency == 2 and b.pipelined
+    tasks, finished = _in_order([b.call("count", {"steps": 3, "delay": 0.1}), b.call("count", {"steps": 1})])
+    await asyncio.sleep(0.1)
+    assert len(b._calls) == 2  # both sent: the second waits in the worker, not in the daemon
+    assert await asyncio.gather(*tasks) == [{"n": 3}, {"n": 1}]
+    assert finished == [0, 1]  # the short one ran after the long one, as sent
+
+    held = []  # more callers than room: they wait in the daemon, never more than two at the worker
+    texts = [str(n) for n in range(8)]
+    b2 = await backends("hang_in_command")
+    orig = b2._calls.add
+    b2._calls.add = lambda *a: (held.append(len(b2._calls)), orig(*a))[1]
+    tasks, finished = _in_order([b2.call("echo", {"text": t}) for t in texts])
+    assert await asyncio.gather(*tasks) == [{"text": t} for t in texts]
+    assert finished == list(range(8)) and max(held) == 1 and len(b2._calls) == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name, words", [
+    ("exit_in_command", "worker exited with code 3"),
+    ("killed_in_command", "worker killed by SIGKILL"),
+])
+async def test_crash_fails_the_running_call_and_the_one_queued_behind_it(backends, name, words):
+    b = await backends(name)
+    crash, queued = asyncio.ensure_future(b.call("echo", {"text": "crash"})), asyncio.ensure_future(
+        b.call("echo", {"text": "behind"}))
+    with pytest.raises(ModelCrashed) as e:
+        await crash
+    assert words in e.value.message and "restarting" in e.value.message
+    with pytest.raises(BackendUnavailable) as e:  # it never ran: safe to send again once restarted
+        await queued
+    assert "queued behind a call that crashed the worker" in e.value.message and words in e.value.message
+    assert e.value.retry_after and e.value.status == 503
+    assert b._crashes == 1 and len(b._calls) == 0  # one crash, counted once
+    await b.wait_running(10)
+    assert await b.call("echo", {"text": "back"}) == {"text": "back"}
+
+
+@pytest.mark.asyncio
+async def test_hang_fails_the_running_call_and_the_one_queued_behind_it(backends):
+    b = await backends("hang_in_command", timeout_s=1)
+    t = time.perf_counter()
+    hang, queued = asyncio.ensure_future(b.call("echo", {"text": "hang"})), asyncio.ensure_future(
+        b.call("echo", {"text": "behind"}))
+    with pytest.raises(ModelCrashed, match="no answer within 1 s"):
+        await hang
+    with pytest.raises(BackendUnavailable, match="queued behind a call that crashed the worker .*no answer within"):
+        await queued
+    assert time.perf_counter() - t < 3
+    await b.wait_running(10)
+    assert await b.call("echo", {"text": "awake"}) == {"text": "awake"}
+
+
+@pytest.mark.asyncio
+async def test_the_queued_call_is_timed_from_when_it_runs(backends):
+    b = await backends("kitchen_sink", timeout_s=1.5)
+    first = b.call("count", {"steps": 10, "delay": 0.1})  # 1 s each: 2 s for both, each within 1.5 s
+    second = b.call("count", {"steps": 10, "delay": 0.1})
+    assert await asyncio.gather(first, second) == [{"n": 10}, {"n": 10}]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("running", [
+    ("count", {"steps": 10, "delay": 0.05}),  # a generator: the worker reads the Cancel between its steps
+    ("slow_invert", {"image": np.zeros((4, 4, 3), np.uint8), "delay": 0.5}),  # not: it reads it before the next
+])
+async def test_cancelled_queued_call_never_runs(backends, running):
+    b = await backends("kitchen_sink")
+    first = asyncio.ensure_future(b.call(*running))
+    queued = asyncio.ensure_future(b.call("count", {"steps": 50, "delay": 0.05}))  # 2.5 s if it ran
+    await asyncio.sleep(0.1)
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    assert set(await first) == {"n"} if running[0] == "count" else {"image", "mean"}
+    t = time.perf_counter()
+    assert await b.call("count", {"steps": 1}) == {"n": 1}
+    assert time.perf_counter() - t < 1 and len(b._calls) == 0
+
+
+@pytest.mark.asyncio
+async def test_a_call_that_arrives_during_a_generator_runs_next_with_its_own_partials(backends):
+    b = await backends("kitchen_sink")
+    seen: dict[str, list] = {"long": [], "next": []}
+    long = b.call("count", {"steps": 5, "delay": 0.1}, on_partial=lambda o, i: seen["long"].append(o["n"]))
+    nxt = b.call("count", {"steps": 3}, on_partial=lambda o, i: seen["next"].append(o["n"]))
+    tasks, finished = _in_order([long, nxt])
+    assert await asyncio.gather(*tasks) == [{"n": 5}, {"n": 3}]
+    assert seen == {"long": [1, 2, 3, 4], "next": [1, 2]} and finished == [0, 1]
+
+
+@pytest.mark.asyncio
+async def test_stop_fails_every_pending_call(backends):
+    b = await backends("hang_in_command")
+    proc = b._worker.proc
+    hang, queued = asyncio.ensure_future(b.call("echo", {"text": "hang"})), asyncio.ensure_future(
+        b.call("echo", {"text": "behind"}))
+    await asyncio.sleep(0.2)
+    await b.stop()
+    with pytest.raises(Conflict, match="stopped"):
+        await hang
+    with pytest.raises(Conflict, match="stopped before the call ran"):
+        await queued
+    assert proc.poll() is not None
+
+
+@pytest.mark.asyncio
+async def test_memory_error_with_a_call_queued_behind_it(backends):
+    b = await backends("allocate", card={"process": {"memory": "1536MiB"}})
+    big, small = b.call("allocate", {"mib": 4096}), b.call("allocate", {"mib": 64})
+    results = await asyncio.gather(big, small, return_exceptions=True)
+    assert isinstance(results[0], InferenceError) and "memory limit is 1536 MiB" in results[0].message
+    assert results[1] == {"bytes": 64 << 20}
+
+
+def test_through_the_daemon_a_worker_holds_two_calls_and_each_gets_its_own_answer(daemon):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from conftest import http
+
+    d = daemon("kitchen_sink", args=["--backend", "kitchen_sink=process"])
+    url = d.url + "/v1/models/kitchen_sink/commands/count"
+    seen, done = [], []
+
+    def watch():
+        while not done:
+            seen.append(d.get("/v1/models/kitchen_sink")[2]["status"]["inflight"])
+            time.sleep(0.02)
+
+    with ThreadPoolExecutor(7) as pool:
+        watcher = pool.submit(watch)
+        answers = list(pool.map(lambda n: http("POST", url, {"steps": n, "delay": 0.05}), range(1, 7)))
+        done.append(True)
+        watcher.result()
+    assert [(status, body) for status, _, body in answers] == [(200, {"n": n}) for n in range(1, 7)]
+    assert max(seen) == 2  # one replica, two calls held by its worker
