@@ -87,6 +87,13 @@ def deserialize_fields(fields: dict[str, BaseType], values: dict, ctx: DecodeCon
     return out
 
 
+def _authors(cls: type, stage: str, e: Exception) -> BridgeError:
+    """An exception from the author's code as the old SDK worded it, with its traceback kept."""
+    err = cls(f"Error during {stage}: {e!r}.")
+    err.traceback = traceback.format_exc().splitlines()
+    return err
+
+
 def ok(slots: list) -> list:
     """The entries of a batch that are not errors."""
     return [a for a in slots if not isinstance(a, BridgeError)]
@@ -213,9 +220,7 @@ class Model:
         except BridgeError:
             raise
         except Exception as e:
-            err = SetupError(f"Error during setup: {e!r}.")
-            err.traceback = traceback.format_exc().splitlines()
-            raise err from e
+            raise _authors(SetupError, "setup", e) from e
 
     def call(self, state, name: str, inputs: dict, ctx: DecodeContext | None = None):
         """Validate `inputs` (filling defaults) and call the command; returns what the author's
@@ -237,9 +242,7 @@ class Model:
         except BridgeError:
             raise
         except Exception as e:
-            err = InferenceError(f"Error during inference: {e!r}.")
-            err.traceback = traceback.format_exc().splitlines()
-            raise err from e
+            raise _authors(InferenceError, "inference", e) from e
 
     def encode(self, name: str, result, formats: dict | None = None, binary: bool = False) -> Outputs:
         """The author's return value to wire outputs; one that cannot be encoded is the model's fault."""
@@ -329,9 +332,7 @@ class Model:
         except BridgeError:
             raise
         except Exception as e:
-            err = InferenceError(f"Error during inference: {e!r}.")
-            err.traceback = traceback.format_exc().splitlines()
-            raise err from e
+            raise _authors(InferenceError, "inference", e) from e
 
     def run_command(self, state, name: str, inputs: dict, *, ctx: DecodeContext | None = None,
                     formats: dict | None = None, binary: bool = False, timings: dict | None = None,
