@@ -187,8 +187,6 @@ def _cors(resp: web.StreamResponse, origin: str | None, open_: bool) -> None:
 @web.middleware
 async def middleware(request: web.Request, handler):
     """Host, then Origin, then the handler; CORS answers name the allowed origin only."""
-    from .transports._http import error_response
-
     policy = _policy(request)
     if policy is None:
         return await handler(request)
@@ -209,6 +207,8 @@ async def middleware(request: web.Request, handler):
         if not (allowed or open_ or policy.token_ok(request)):
             raise Forbidden(_refusal(origin))
     except BridgeError as e:
+        from .transports._http import error_response  # imports this module; only errors need it
+
         return error_response(e, cors=False)
     resp = await handler(request)
     if isinstance(resp, web.StreamResponse) and not resp.prepared:
