@@ -14,7 +14,7 @@ import time
 
 from ._ratelimit_log import RateLimitedLog
 from .backends.base import Backend
-from .errors import BridgeError, Conflict, InferenceError
+from .errors import BridgeError, Conflict, InferenceError, SetupError
 from .jsonsafe import MAX_DEPTH, check_depth
 from .scheduling import Job, Result
 
@@ -35,6 +35,8 @@ class Dispatcher:
         self._calls: dict[asyncio.Task, list[Job]] = {}  # calls in flight, failed if the model dies
         self._batch: dict[str, int] = {}  # the largest batch of each batching command
         self._last_batch: dict[str, int] = {}  # the size of each one's last batch
+        self._wait = BATCH_WAIT_MS / 1000  # the longest a batch waits to fill, in seconds
+        self._gathering: list[Job] = []  # the batch being filled
 
     def wake(self) -> None:
         self._wake.set()
@@ -42,14 +44,19 @@ class Dispatcher:
     def configure(self) -> None:
         """Learn each batching command's largest batch (from the manifest, once loaded): the
         command's own, capped by the card's ``[batch] max_size`` (1 turns batching off); none
-        where a replica cannot run batches."""
+        where a replica cannot run batches. The card's ``wait_ms`` is read here too, once."""
         self._batch = {}
+        card = self.host.backend.card.get("batch") or {}
+        cap, wait = card.get("max_size"), card.get("wait_ms", BATCH_WAIT_MS)
+        if cap is not None and (not isinstance(cap, int) or isinstance(cap, bool) or cap < 1):
+            raise SetupError(f"[batch] max_size must be a whole number of at least 1, not {cap!r}")
+        if not isinstance(wait, (int, float)) or isinstance(wait, bool) or not 0 <= wait <= 10000:
+            raise SetupError(f"[batch] wait_ms must be a number of milliseconds from 0 to 10000, not {wait!r}")
+        self._wait = wait / 1000
         if not all(b.batching for b in self.replicas.backends):
             return
-        cap = (self.host.backend.card.get("batch") or {}).get("max_size")
         for c in (self.host.manifest or {}).get("commands", []):
-            n = c.get("batch") or 1
-            n = min(n, int(cap)) if cap else n
+            n = min(c.get("batch") or 1, cap or 1024)
             if n > 1:
                 self._batch[c["name"]] = n
 
@@ -62,7 +69,7 @@ class Dispatcher:
 
     def cancel(self, err: BridgeError, more: list[Job] = ()) -> None:
         """Cancel the calls in flight; their callers (and those of `more`) get `err`."""
-        calls = [*self._calls.items(), (None, more)]
+        calls = [*self._calls.items(), (None, more), (None, self._gathering)]
         for task, jobs in calls:
             if task is not None:
                 task.cancel()
@@ -71,6 +78,7 @@ class Dispatcher:
                 if job.future is not None and not job.future.done():
                     job.future.set_exception(err)
         self._calls.clear()
+        self._gathering = []
 
     async def _idle(self, timeout: float | None = None) -> None:
         self._wake.clear()
@@ -96,30 +104,30 @@ class Dispatcher:
                 continue
             limit = self._batch.get(jobs[0].command, 1)
             if limit > 1:
-                jobs += await self._fill(jobs, limit)
+                self._gathering = jobs  # taken, not yet sent: stop() must answer them too
+                await self._fill(jobs, limit)
+                self._gathering = []
             task = asyncio.ensure_future(self._run(slot, jobs))
             self._calls[task] = jobs
             task.add_done_callback(self._call_done)
 
-    async def _fill(self, jobs: list[Job], limit: int) -> list[Job]:
-        """More frames of the same command for a batch, waiting at most the card's wait_ms while a
-        stream on it has none in it yet, or while it is smaller than the last batch (requests
-        from clients in lockstep come back together); never when nothing more could come."""
+    async def _fill(self, jobs: list[Job], limit: int) -> None:
+        """Add to `jobs` (in place: `cancel` sees them) more frames of the same command, waiting at
+        most the card's wait_ms while a stream on it has none in the batch yet, or while it is
+        smaller than the last batch (clients in lockstep come back together); never when
+        nothing more could come."""
         command = jobs[0].command
         expect = self._last_batch.get(command, 1)
         cap = self.replicas.capacity
-        more = self.sched.take(command, limit - len(jobs), cap)
-        wait = float((self.host.backend.card.get("batch") or {}).get("wait_ms", BATCH_WAIT_MS)) / 1000
-        deadline = time.perf_counter() + wait
-        while len(jobs) + len(more) < limit and (len(jobs) + len(more) < expect
-                                                 or self.sched.could_send(command, jobs + more)):
+        jobs += self.sched.take(command, limit - len(jobs), cap)
+        deadline = time.perf_counter() + self._wait
+        while len(jobs) < limit and (len(jobs) < expect or self.sched.could_send(command, jobs)):
             left = deadline - time.perf_counter()
             if left <= 0:
                 break
             await self._idle(left)
-            more += self.sched.take(command, limit - len(jobs) - len(more), cap)
-        self._last_batch[command] = len(jobs) + len(more)
-        return more
+            jobs += self.sched.take(command, limit - len(jobs), cap)
+        self._last_batch[command] = len(jobs)
 
     async def _run(self, slot: int, jobs: list[Job]) -> None:
         backend = self.replicas.backends[slot]

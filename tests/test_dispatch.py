@@ -153,3 +153,23 @@ def test_bad_replica_counts_are_refused_by_the_cli(spec, capsys):
     with pytest.raises(SystemExit) as e:
         main(["serve", "--replicas", spec])
     assert "--replicas takes MODEL=N" in str(e.value)
+
+
+async def test_stopping_while_a_batch_fills_answers_the_requests_already_in_it():
+    host = await started(card={"batch": {"wait_ms": 1000}})
+    first = asyncio.ensure_future(host.call("batched", {"n": 1}))
+    second = asyncio.ensure_future(host.call("batched", {"n": 2}))
+    await asyncio.gather(first, second)  # the last batch held two: the next one waits for a second
+    lone = asyncio.ensure_future(host.call("batched", {"n": 3}))
+    await until(lambda: not host.queue and host.dispatch._gathering)
+    await host.stop()
+    with pytest.raises(BridgeError, match="stopped"):
+        await asyncio.wait_for(lone, 5)
+
+
+@pytest.mark.parametrize("batch", [{"max_size": "8"}, {"max_size": 0}, {"wait_ms": "5"}, {"wait_ms": 20000}])
+async def test_bad_batch_settings_in_a_card_fail_the_start_with_the_key(batch):
+    host = Host("dispatch", [create("local", MODEL, {"batch": batch})])
+    await asyncio.wait_for(host.start({}), 60)
+    assert host.state is HostState.FAILED and "[batch]" in host.error.message
+    await host.stop()
