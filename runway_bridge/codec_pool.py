@@ -2,7 +2,7 @@
 
 A model's own thread should only run inference. Decoding the next frame's JPEG while the
 current one runs, and encoding the last result meanwhile, is what lets one model use a second
-core: OpenCV's codecs and base64 release the GIL. One pool serves every in-process model; its
+core: the JPEG codecs (simplejpeg, OpenCV) and pybase64 release the GIL. One pool serves every in-process model; its
 size is the machine's cores, since codec work is CPU-bound.
 """
 

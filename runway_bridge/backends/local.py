@@ -66,14 +66,11 @@ class LocalBackend(Backend):
     async def call(self, command, inputs, *, binary=False, formats=None, timings=None, on_partial=None):
         self._check()
         cmd = self._model.get_command(command)
-        if cmd.is_generator or not self._calls:  # alone: one hop to the model thread, nothing to overlap
-            self._calls += 1
-            try:
-                return await self._whole(command, inputs, binary, formats, timings, on_partial)
-            finally:
-                self._calls -= 1
+        alone = cmd.is_generator or not self._calls  # one hop to the model thread, nothing to overlap
         self._calls += 1
         try:
+            if alone:
+                return await self._whole(command, inputs, binary, formats, timings, on_partial)
             return await self._pipelined(cmd, command, inputs, binary, formats, timings)
         finally:
             self._calls -= 1
@@ -85,23 +82,17 @@ class LocalBackend(Backend):
         t0 = time.perf_counter()
         args = await codec_pool.run(self._model.decode, command, inputs, self._ctx)
         t1 = time.perf_counter()
-        raw, t["model"] = await self._run(self._infer, cmd, command, args)
+        if cmd.batch:  # a batching command called alone (batching off, or another path): a batch of one
+            raw, t["model"] = await self._run(_timed, self._model.infer_batch, self._state, command, [args])
+            raw = raw[0]
+        else:
+            raw, t["model"] = await self._run(_timed, self._model.infer, self._state, command, args)
         t2 = time.perf_counter()
         out = await codec_pool.run(self._model.encode, command, raw, formats, binary)
         t["decode"] = (t1 - t0) * 1000
         t["wait"] = max(0.0, (t2 - t1) * 1000 - t["model"])  # behind the call before it
         t["encode"] = (time.perf_counter() - t2) * 1000
         return out
-
-    def _infer(self, cmd, command, args):
-        """On the model thread: the result and the milliseconds the model itself took (the host
-        times its next call by this, so it must not include the wait for the thread)."""
-        t = time.perf_counter()
-        if cmd.batch:  # a batching command called alone (batching off, or another path): a batch of one
-            raw = self._model.infer_batch(self._state, command, [args])[0]
-        else:
-            raw = self._model.infer(self._state, command, args)
-        return raw, (time.perf_counter() - t) * 1000
 
     async def _whole(self, command, inputs, binary, formats, timings, on_partial):
         """Decode, infer and encode on the model thread (a generator's steps sent as they come)."""
@@ -123,11 +114,12 @@ class LocalBackend(Backend):
         t0 = time.perf_counter()
         slots = await asyncio.gather(*(codec_pool.run(m.decode_or_error, command, one, self._ctx) for one in inputs))
         t1 = time.perf_counter()
-        results = await self._run(m.infer_batch, self._state, command, ok(slots))
+        results, t["model"] = await self._run(_timed, m.infer_batch, self._state, command, ok(slots))
         t2 = time.perf_counter()
         encoded = await asyncio.gather(*(codec_pool.run(m.encode_or_error, command, r, formats, binary)
                                          for r in results))
-        t["decode"], t["model"] = (t1 - t0) * 1000, (t2 - t1) * 1000
+        t["decode"] = (t1 - t0) * 1000
+        t["wait"] = max(0.0, (t2 - t1) * 1000 - t["model"])
         t["encode"] = (time.perf_counter() - t2) * 1000
         return refill(slots, encoded)
 
@@ -137,3 +129,11 @@ class LocalBackend(Backend):
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _timed(fn, *args):
+    """On the model thread: `fn`'s result and the milliseconds it took. The host times its next
+    call by this, so it must not include the wait for the thread."""
+    t = time.perf_counter()
+    out = fn(*args)
+    return out, (time.perf_counter() - t) * 1000
