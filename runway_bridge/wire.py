@@ -34,14 +34,16 @@ def outputs_to_json(value):
     return value
 
 
-def outputs_json(value) -> bytes:
+def outputs_json(value, *, checked: bool = False) -> bytes:
     """``jsonsafe.dumps(outputs_to_json(value)).encode()``, byte for byte, but each top-level
     image goes in as its data URI's bytes: base64 is ASCII that JSON never escapes, so running
-    60 KB of it through the JSON encoder (and a str, then bytes) per frame bought nothing."""
+    60 KB of it through the JSON encoder (and a str, then bytes) per frame bought nothing. Nested
+    images become data URIs inside the encoder. `checked`: the host has bounded the depth."""
+    if not checked:
+        jsonsafe.check_depth(value, jsonsafe.MAX_DEPTH, InferenceError)
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value) \
             or not any(isinstance(v, Blob) for v in value.values()):
-        return jsonsafe.dumps(outputs_to_json(value)).encode()
-    jsonsafe.check_depth(value, jsonsafe.MAX_DEPTH, InferenceError)
+        return jsonsafe.dumps(value, max_depth=None, default=_blob_uri).encode()
     parts = [b"{"]
     for k, v in value.items():
         if len(parts) > 1:
@@ -50,7 +52,7 @@ def outputs_json(value) -> bytes:
         if isinstance(v, Blob):
             parts += (b'"', v.to_data_uri_bytes(), b'"')
         else:
-            parts.append(jsonsafe.dumps(outputs_to_json(v)).encode())
+            parts.append(jsonsafe.dumps(v, max_depth=None, default=_blob_uri).encode())
     parts.append(b"}")
     return b"".join(parts)
 

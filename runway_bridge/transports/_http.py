@@ -222,9 +222,11 @@ def json_response(data, status: int = 200, *, gzip: bool = True) -> web.Response
     return resp
 
 
-def outputs_response(outputs, status: int = 200, *, gzip: bool = True) -> web.Response:
-    """`json_response` of a command's outputs, images as data URIs (`wire.outputs_json`)."""
-    resp = web.Response(body=outputs_json(outputs), status=status, content_type="application/json", charset="utf-8")
+def outputs_response(result, status: int = 200, *, gzip: bool = True) -> web.Response:
+    """`json_response` of a host `Result`'s outputs (none: ``{}``), images as data URIs
+    (`wire.outputs_json`; not walked again when the host checked them)."""
+    outputs, checked = (result.outputs, result.checked) if result is not None else ({}, True)
+    resp = web.Response(body=outputs_json(outputs, checked=checked), status=status, content_type="application/json", charset="utf-8")
     if not gzip:
         resp[NO_GZIP] = True
     return resp

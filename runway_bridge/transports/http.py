@@ -165,7 +165,7 @@ async def run_command(request):
     host = bridge.host(request.match_info["id"])
     inputs = await _inputs(request, cmd)
     result = await host.call(cmd["name"], inputs, formats=output_formats(request))
-    return outputs_response(result.outputs)
+    return outputs_response(result)
 
 
 async def _inputs(request, cmd: dict) -> dict:
@@ -196,12 +196,11 @@ def _host(request):
 async def query(request):
     host = _host(request)
     result = await host.call(None, await read_json(request, text_ok=True), formats=output_formats(request))
-    return outputs_response(result.outputs, gzip=False)
+    return outputs_response(result, gzip=False)
 
 
 async def data(request):
-    last = _host(request).last_data
-    return outputs_response(last.outputs if last else {}, gzip=False)
+    return outputs_response(_host(request).last_data, gzip=False)
 
 
 async def error(request):
