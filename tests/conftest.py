@@ -206,3 +206,17 @@ def decode_uri(uri: str) -> np.ndarray:
     raw = base64.b64decode(uri.split(",", 1)[1])
     arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     return cv2.cvtColor(arr, cv2.COLOR_BGR2RGB) if arr.ndim == 3 and arr.shape[2] == 3 else arr
+
+
+def ws_message(msg) -> dict:
+    """A WebSocket message from the daemon's fast path: its JSON, or a binary frame's header with
+    its decoded parts under ``parts``."""
+    import aiohttp
+
+    from runway_bridge.wire import decode_frame
+
+    if msg.type == aiohttp.WSMsgType.BINARY:
+        header, parts = decode_frame(msg.data)
+        header["parts"] = parts
+        return header
+    return json.loads(msg.data)

@@ -5,7 +5,6 @@ numbers are those of that frame's own pixels), in order per stream, and batches 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 
 import aiohttp
@@ -16,9 +15,9 @@ from onnx_models import conv_model
 
 from runway_bridge.onnx_import import import_onnx
 from runway_bridge.types import Blob
-from runway_bridge.wire import decode_frame, encode_frame
+from runway_bridge.wire import encode_frame
 
-from conftest import launch_daemon
+from conftest import launch_daemon, ws_message
 
 STREAMS, FRAMES, SIZE = 8, 12, 32
 
@@ -57,21 +56,13 @@ def _message(stream: int, frame: int, corrupt: bool = False) -> bytes:
     return encode_frame({"frame": fid}, [("image", Blob("raw", img.tobytes(), img.shape))])
 
 
-def _parse(msg: aiohttp.WSMessage) -> dict:
-    if msg.type == aiohttp.WSMsgType.BINARY:
-        header, parts = decode_frame(msg.data)
-        header["parts"] = parts
-        return header
-    return json.loads(msg.data)
-
-
 async def _lockstep(url: str, stream: int, corrupt_at: int | None) -> list[dict]:
     """One frame in flight: send, wait for its answer, send the next. No frame may be dropped."""
     out = []
     async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
         for k in range(FRAMES):
             await ws.send_bytes(_message(stream, k, corrupt=k == corrupt_at))
-            out.append(_parse(await ws.receive(timeout=30)))
+            out.append(ws_message(await ws.receive(timeout=30)))
     return out
 
 
@@ -82,7 +73,7 @@ async def _burst(url: str, stream: int) -> list[dict]:
         for k in range(FRAMES):
             await ws.send_bytes(_message(stream, k))
         while not out or out[-1].get("frame") != f"s{stream}-f{FRAMES - 1}":
-            out.append(_parse(await ws.receive(timeout=30)))
+            out.append(ws_message(await ws.receive(timeout=30)))
     return out
 
 
@@ -168,7 +159,7 @@ def test_streams_of_different_sizes_share_a_dynamic_size_model(tmp_path):
                 for k in range(4):
                     img = np.random.default_rng(10 * i + k).integers(0, 256, (h, w, 3), np.uint8)
                     await ws.send_bytes(encode_frame({"frame": k}, [("image", Blob("raw", img.tobytes(), img.shape))]))
-                    out.append((img, _parse(await ws.receive(timeout=30))))
+                    out.append((img, ws_message(await ws.receive(timeout=30))))
             return out
 
         async def go():

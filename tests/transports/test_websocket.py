@@ -10,22 +10,14 @@ import aiohttp
 import pytest
 
 from runway_bridge.types import Blob
-from runway_bridge.wire import decode_frame, encode_frame
+from runway_bridge.wire import encode_frame
 
-from conftest import jpeg, launch_daemon
+from conftest import jpeg, launch_daemon, ws_message
 
 
 def ws_url(d, path="/v1/models/kitchen_sink/stream", **query):
     q = "&".join(f"{k}={v}" for k, v in query.items())
     return d.url.replace("http", "ws") + path + (f"?{q}" if q else "")
-
-
-def parse(msg: aiohttp.WSMessage) -> dict:
-    if msg.type == aiohttp.WSMsgType.BINARY:
-        header, parts = decode_frame(msg.data)
-        header["parts"] = parts
-        return header
-    return json.loads(msg.data)
 
 
 def test_binary_frames_echo_ids_timings_and_images(daemon, astronaut):
@@ -35,12 +27,12 @@ def test_binary_frames_echo_ids_timings_and_images(daemon, astronaut):
     async def go():
         async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d, command="slow_invert")) as ws:
             await ws.send_bytes(encode_frame({"frame": 7, "inputs": {"delay": 0}}, [("image", Blob("jpeg", frame))]))
-            first = parse(await ws.receive(timeout=10))
+            first = ws_message(await ws.receive(timeout=10))
             await ws.send_bytes(frame)  # a bare JPEG is the single image input
-            second = parse(await ws.receive(timeout=10))
+            second = ws_message(await ws.receive(timeout=10))
             raw = astronaut[:32, :48].copy()
             await ws.send_bytes(encode_frame({"frame": "r"}, [("image", Blob("raw", raw.tobytes(), raw.shape))]))
-            third = parse(await ws.receive(timeout=10))
+            third = ws_message(await ws.receive(timeout=10))
             return first, second, third
 
     first, second, third = asyncio.run(go())
@@ -61,10 +53,10 @@ def test_text_frames_and_output_format(daemon, astronaut):
             await ws.send_str(json.dumps({"frame": 1, "inputs": {"text": "hi", "vec": [1, 2, 3], "items": [],
                                                                "point": [0, 0], "box": [0, 0, 1, 1],
                                                                "marks": [[0, 0], [1, 1]], "anything": 1}}))
-            a = parse(await ws.receive(timeout=10))
+            a = ws_message(await ws.receive(timeout=10))
         async with aiohttp.ClientSession() as s, s.ws_connect(ws_url(d, format="png")) as ws:
             await ws.send_bytes(jpeg(astronaut[:16, :16]))
-            b = parse(await ws.receive(timeout=10))
+            b = ws_message(await ws.receive(timeout=10))
         return a, b
 
     a, b = asyncio.run(go())
@@ -82,11 +74,11 @@ def test_malformed_messages_get_errors_and_the_stream_goes_on(daemon, astronaut)
                         encode_frame({"frame": 2}, [("image", Blob("jpeg", b"\xff\xd8\xff" + b"0" * 10))])[:-5],
                         encode_frame({"frame": 3}, [("image", Blob("jpeg", b"garbage!"))])):
                 await ws.send_bytes(bad)
-                out.append(parse(await ws.receive(timeout=10)))
+                out.append(ws_message(await ws.receive(timeout=10)))
             await ws.send_str("not json")
-            out.append(parse(await ws.receive(timeout=10)))
+            out.append(ws_message(await ws.receive(timeout=10)))
             await ws.send_bytes(encode_frame({"frame": 9}, [("image", Blob("jpeg", jpeg(astronaut[:8, :8])))]))
-            out.append(parse(await ws.receive(timeout=10)))
+            out.append(ws_message(await ws.receive(timeout=10)))
         return out
 
     out = asyncio.run(go())
@@ -122,14 +114,14 @@ def test_latest_frame_wins_and_a_slow_client_keeps_its_share(daemon, astronaut):
                 break
             if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                 break
-            results.append(parse(msg))
+            results.append(ws_message(msg))
 
     async def lockstep(ws, results, until):
         n = 0
         while time.monotonic() < until:
             await ws.send_bytes(encode_frame({"frame": n, "inputs": {"delay": model_s}},
                                              [("image", Blob("jpeg", frame))]))
-            results.append(parse(await ws.receive(timeout=10)))
+            results.append(ws_message(await ws.receive(timeout=10)))
             n += 1
 
     async def go():
@@ -166,8 +158,8 @@ def test_listeners_receive_results_caused_by_others(daemon, astronaut):
                 s.ws_connect(ws_url(d, "/stream", listen=1)) as listener, \
                 s.ws_connect(ws_url(d, "/stream")) as sender:
             await sender.send_bytes(encode_frame({"frame": 42}, [("image", Blob("jpeg", jpeg(astronaut[:8, :8])))]))
-            own = parse(await sender.receive(timeout=10))
-            heard = parse(await listener.receive(timeout=10))
+            own = ws_message(await sender.receive(timeout=10))
+            heard = ws_message(await listener.receive(timeout=10))
             async with s.get(d.url + "/metrics") as r:
                 open_metrics = await r.text()
             return own, heard, open_metrics
@@ -279,7 +271,7 @@ def test_malformed_header_values_get_a_json_error_and_the_socket_lives(sink, ast
     err = json.loads(bad.data)
     assert err["type"] == "error" and err["status"] == (404 if "no command" in expect else 400), err
     assert expect in err["error"], err
-    assert after.type == aiohttp.WSMsgType.BINARY and parse(after)["frame"] == "ok"
+    assert after.type == aiohttp.WSMsgType.BINARY and ws_message(after)["frame"] == "ok"
     assert "Traceback" not in d.output()
 
 
