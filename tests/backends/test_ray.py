@@ -9,7 +9,6 @@ same Ray); one runs ``runway-bridge serve --ray ADDRESS`` as a separate process 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -28,9 +27,9 @@ from runway_bridge.config import Config
 from runway_bridge.daemon import create_app
 from runway_bridge.errors import BadInput, SetupError
 from runway_bridge.types import Blob
-from runway_bridge.wire import decode_frame, encode_frame
+from runway_bridge.wire import encode_frame
 
-from conftest import ROOT, free_port, http, wait_http
+from conftest import ROOT, free_port, http, wait_http, ws_message
 
 ray = pytest.importorskip("ray", reason="Ray Serve is not installed: pip install -e '.[ray]' (CI installs it)")
 serve = pytest.importorskip("ray.serve", reason="Ray Serve is not installed: pip install -e '.[ray]'")
@@ -97,12 +96,7 @@ async def _lockstep(ws, ids, image: Blob) -> list[dict]:
     answers = []
     for i in ids:
         await ws.send_bytes(encode_frame({"frame": i, "inputs": {"id": str(i)}}, [("image", image)]))
-        msg = await ws.receive(timeout=60)
-        if msg.type == aiohttp.WSMsgType.BINARY:
-            header, parts = decode_frame(msg.data)
-            header["parts"] = parts
-        else:
-            header = json.loads(msg.data)
+        header = ws_message(await ws.receive(timeout=60))
         answers.append(header)
     return answers
 

@@ -9,7 +9,6 @@ fast path, over the link, to the remote's, and back.
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import subprocess
 import sys
@@ -23,9 +22,9 @@ from runway_bridge.backends import BackendState
 from runway_bridge.backends.remote import RemoteBackend
 from runway_bridge.errors import BadInput, Conflict, InferenceError, SetupError, Unauthorized
 from runway_bridge.types import Blob, decode_image_bytes
-from runway_bridge.wire import decode_frame, encode_frame
+from runway_bridge.wire import encode_frame
 
-from conftest import FIXTURE_ADAPTERS, ROOT, Server, _env, free_port, http, jpeg, wait_http
+from conftest import FIXTURE_ADAPTERS, ROOT, Server, _env, free_port, http, jpeg, wait_http, ws_message
 
 TOKEN = "tok-9f2c41d7e0b3-remote-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -69,12 +68,7 @@ async def stream_frames(url: str, frames: list[int], timeout: float = 10) -> lis
     async with aiohttp.ClientSession() as s, s.ws_connect(url) as ws:
         for i in frames:
             await ws.send_bytes(encode_frame({"frame": i}, [("image", Blob("jpeg", frame_bytes(i)))]))
-            msg = await ws.receive(timeout=timeout)
-            if msg.type == aiohttp.WSMsgType.BINARY:
-                header, parts = decode_frame(msg.data)
-                header["parts"] = parts
-            else:
-                header = json.loads(msg.data)
+            header = ws_message(await ws.receive(timeout=timeout))
             out.append(header)
     return out
 
